@@ -425,9 +425,9 @@ macro_rules! manifest_struct {
             $( $(#[$fmeta:meta])* $field:ident : $ty:ty ),* $(,)?
         }
     ) => {
-        $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, schemars::JsonSchema)]
         #[schemars(deny_unknown_fields)]
+        $(#[$meta])*
         $vis struct $name {
             $( $(#[$fmeta])* pub $field: $ty, )*
         }
@@ -466,8 +466,8 @@ macro_rules! keyword_enum {
             $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),* $(,)?
         }
     ) => {
-        $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema, serde::Serialize)]
+        $(#[$meta])*
         $vis enum $name {
             $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )*
         }

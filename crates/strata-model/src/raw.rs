@@ -8,9 +8,10 @@ use crate::yaml::{Node, NodeKind};
 
 manifest_struct! {
     /// strata.yaml: one service as a stateful stack (data) and a stateless stack (code).
+    #[schemars(title = "strata.yaml")]
     pub struct RawManifest as "the manifest" {
         /// Service name: lowercase letters, digits and `-`, starting with a letter, at most 40 characters.
-        /// (Required. Checked after decoding so that a missing name does not hide other problems.)
+        // Required, but checked after decoding so that a missing name does not hide other problems.
         #[schemars(regex(pattern = r"^[a-z][a-z0-9-]{0,39}$"), required)]
         service: Option<Spanned<String>>,
         /// Named copies of the service. `dev` always exists and targets `local`.

@@ -1,0 +1,87 @@
+//! `strata validate`: every problem of strata.yaml at once.
+
+use std::process::ExitCode;
+
+use miette::Result;
+use serde_json::json;
+use strata_model::diagnostic::line_col;
+use strata_model::{Diagnostics, StackKind};
+
+use crate::cli::Global;
+use crate::manifest::{self, Manifest};
+use crate::report;
+
+pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
+    let (manifest, checked) = manifest::check(&g.dir)?;
+    let diags = match &checked {
+        Ok(c) => &c.warnings,
+        Err(d) => d,
+    };
+    if let Ok(c) = &checked {
+        // A stage that does not exist is an error of this run, not of the file.
+        manifest::stage_of(&c.service, &g.stage)?;
+    }
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&to_json(&manifest, diags, checked.is_ok()))
+                .expect("serializable")
+        );
+    } else {
+        report::diagnostics(&manifest, diags);
+    }
+    match checked {
+        Ok(c) => {
+            if !as_json {
+                let s = &c.service;
+                let links = s.links().len();
+                let count = |k: StackKind| match k {
+                    StackKind::Stateful => s.stateful.resources.len(),
+                    StackKind::Stateless => s.stateless.functions.len(),
+                };
+                println!(
+                    "{} is valid: service {}, {} stateful resources, {} functions, {links} links",
+                    manifest.path.display(),
+                    s.name,
+                    count(StackKind::Stateful),
+                    count(StackKind::Stateless),
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(diags) => {
+            if !as_json {
+                eprintln!("{}: {}", manifest.path.display(), report::count(&diags));
+            }
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+fn to_json(manifest: &Manifest, diags: &Diagnostics, valid: bool) -> serde_json::Value {
+    let at = |offset: usize| {
+        let (line, column) = line_col(&manifest.text, offset);
+        json!({ "line": line, "column": column })
+    };
+    let items: Vec<_> = diags
+        .0
+        .iter()
+        .map(|d| {
+            let (line, column) = line_col(&manifest.text, d.span.start);
+            json!({
+                "severity": d.severity,
+                "message": d.problem.to_string(),
+                "line": line,
+                "column": column,
+                "label": d.label,
+                "help": d.help,
+                "related": d.related.iter().map(|(span, text)| {
+                    let mut v = at(span.start);
+                    v["message"] = json!(text);
+                    v
+                }).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    json!({ "file": manifest.path.display().to_string(), "valid": valid, "diagnostics": items })
+}

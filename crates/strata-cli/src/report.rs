@@ -1,0 +1,78 @@
+//! Rendering for people: manifest diagnostics through miette (colour only on
+//! a terminal) and plain errors. The only module that writes to stderr.
+
+use std::io::IsTerminal;
+
+use miette::{
+    GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
+};
+use strata_model::{Diagnostics, Severity};
+
+use crate::manifest::Manifest;
+
+fn handler() -> GraphicalReportHandler {
+    let colour = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+    let theme = if colour {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    GraphicalReportHandler::new_themed(theme).with_width(100)
+}
+
+/// Renders each diagnostic with the manifest's source around it.
+pub fn render(manifest: &Manifest, diags: &Diagnostics) -> String {
+    let source = NamedSource::new(manifest.path.display().to_string(), manifest.text.clone());
+    let handler = handler();
+    let mut out = String::new();
+    for d in &diags.0 {
+        let mut labels = vec![LabeledSpan::new_primary_with_span(
+            d.label.clone(),
+            (d.span.start, d.span.len()),
+        )];
+        labels.extend(d.related.iter().map(|(span, text)| {
+            LabeledSpan::new_with_span(Some(text.clone()), (span.start, span.len()))
+        }));
+        let mut diagnostic = MietteDiagnostic::new(d.problem.to_string())
+            .with_severity(match d.severity {
+                Severity::Error => miette::Severity::Error,
+                Severity::Warning => miette::Severity::Warning,
+            })
+            .with_labels(labels);
+        if let Some(help) = &d.help {
+            diagnostic = diagnostic.with_help(help.clone());
+        }
+        let report = Report::new(diagnostic).with_source_code(source.clone());
+        // Writing into a String cannot fail.
+        let _ = handler.render_report(&mut out, report.as_ref());
+    }
+    out
+}
+
+pub fn diagnostics(manifest: &Manifest, diags: &Diagnostics) {
+    if !diags.0.is_empty() {
+        eprint!("{}", render(manifest, diags));
+    }
+}
+
+/// "3 errors, 1 warning"
+pub fn count(diags: &Diagnostics) -> String {
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let errors = diags.errors().count();
+    let warnings = diags.warnings().count();
+    match warnings {
+        0 => plural(errors, "error"),
+        _ => format!(
+            "{}, {}",
+            plural(errors, "error"),
+            plural(warnings, "warning")
+        ),
+    }
+}
+
+/// A command's failure: message, causes and help.
+pub fn error(err: &Report) {
+    let mut out = String::new();
+    let _ = handler().render_report(&mut out, err.as_ref());
+    eprint!("{out}");
+}
