@@ -6,6 +6,7 @@ use std::io::IsTerminal;
 use miette::{
     GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource, Report,
 };
+use strata_model::diagnostic::render_plain;
 use strata_model::{Diagnostics, Severity};
 
 use crate::manifest::Manifest;
@@ -26,6 +27,20 @@ pub fn render(manifest: &Manifest, diags: &Diagnostics) -> String {
     let handler = handler();
     let mut out = String::new();
     for d in &diags.0 {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        // A snippet of a line thousands of characters long helps nobody;
+        // such lines get the one-line form instead.
+        if line_around(&manifest.text, d.span.start).len() > MAX_SNIPPET_LINE {
+            let one = Diagnostics(vec![d.clone()]);
+            out.push_str(&render_plain(
+                &manifest.path.display().to_string(),
+                &manifest.text,
+                &one,
+            ));
+            continue;
+        }
         let mut labels = vec![LabeledSpan::new_primary_with_span(
             d.label.clone(),
             (d.span.start, d.span.len()),
@@ -49,15 +64,28 @@ pub fn render(manifest: &Manifest, diags: &Diagnostics) -> String {
     out
 }
 
+const MAX_SNIPPET_LINE: usize = 240;
+
+fn line_around(text: &str, offset: usize) -> &str {
+    let offset = offset.min(text.len());
+    let start = text[..offset].rfind('\n').map_or(0, |i| i + 1);
+    let end = text[offset..].find('\n').map_or(text.len(), |i| offset + i);
+    &text[start..end]
+}
+
 pub fn diagnostics(manifest: &Manifest, diags: &Diagnostics) {
     if !diags.0.is_empty() {
         eprint!("{}", render(manifest, diags));
     }
 }
 
+/// "1 link", "3 links"
+pub fn plural(n: usize, word: &str) -> String {
+    format!("{n} {word}{}", if n == 1 { "" } else { "s" })
+}
+
 /// "3 errors, 1 warning"
 pub fn count(diags: &Diagnostics) -> String {
-    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
     let errors = diags.errors().count();
     let warnings = diags.warnings().count();
     match warnings {

@@ -235,6 +235,17 @@ impl Access {
         Self::ALL.into_iter().find(|a| a.as_str() == word)
     }
 
+    /// The least level that allows both. Levels of different kinds never meet:
+    /// validation gives each resource only levels of its own kind.
+    pub fn union(self, other: Access) -> Access {
+        match (self, other) {
+            _ if self.covers(other) => self,
+            _ if other.covers(self) => other,
+            (Self::Read | Self::Write, _) => Self::ReadWrite,
+            _ => Self::SendConsume,
+        }
+    }
+
     /// Whether holding `self` includes everything `other` allows.
     pub fn covers(self, other: Access) -> bool {
         self == other
@@ -516,6 +527,32 @@ impl Function {
     pub fn address(&self) -> Address {
         Address::new(ResourceKind::Function, self.name.as_str())
     }
+
+    /// Everything this function may do: its `uses` grants, plus `consume` on
+    /// each queue it has an event on (the trigger reads with the function's
+    /// own rights, on AWS as locally). Bucket events carry the object's key in
+    /// the event and grant nothing. This is what becomes IAM on AWS and the
+    /// local endpoint's policy.
+    pub fn permissions(&self) -> BTreeMap<Address, Access> {
+        let mut out: BTreeMap<Address, Access> = BTreeMap::new();
+        let mut grant = |address: Address, access: Access| {
+            out.entry(address)
+                .and_modify(|a| *a = a.union(access))
+                .or_insert(access);
+        };
+        for g in &self.uses {
+            grant(g.resource.clone(), g.access);
+        }
+        for e in &self.events {
+            if let Event::Queue { queue, .. } = e {
+                grant(
+                    Address::new(ResourceKind::Queue, queue.as_str()),
+                    Access::Consume,
+                );
+            }
+        }
+        out
+    }
 }
 
 /// How a function relates to a stateful resource.
@@ -616,6 +653,14 @@ mod tests {
         assert!("tables/Orders".parse::<Address>().is_err());
         assert!("table/".parse::<Address>().is_err());
         assert!("Orders".parse::<Address>().is_err());
+    }
+
+    #[test]
+    fn access_union() {
+        assert_eq!(Access::Read.union(Access::Write), Access::ReadWrite);
+        assert_eq!(Access::Send.union(Access::Consume), Access::SendConsume);
+        assert_eq!(Access::ReadWrite.union(Access::Read), Access::ReadWrite);
+        assert_eq!(Access::Consume.union(Access::Consume), Access::Consume);
     }
 
     #[test]

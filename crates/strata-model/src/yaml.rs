@@ -117,15 +117,18 @@ pub fn parse(text: &str) -> Result<Option<Node>, Diagnostics> {
             }
             Err(e) => {
                 let at = builder.lines.offset(e.marker());
-                builder.diags.push(
-                    Diagnostic::error(
-                        Problem::Syntax {
-                            message: e.info().to_owned(),
-                        },
-                        Span::new(at, at),
-                    )
-                    .label("here"),
-                );
+                // The scanner has its own nesting limit, which it may reach
+                // before our depth check sees the events.
+                let problem = if e.info().contains("recursion limit") {
+                    Problem::TooDeep { limit: MAX_DEPTH }
+                } else {
+                    Problem::Syntax {
+                        message: e.info().to_owned(),
+                    }
+                };
+                builder
+                    .diags
+                    .push(Diagnostic::error(problem, Span::new(at, at)).label("here"));
                 return Err(builder.diags);
             }
         }

@@ -214,6 +214,12 @@ fn to_json(service: &Service, stage: &Stage) -> serde_json::Value {
         .map(|f| {
             let mut v = serde_json::to_value(f).expect("serializable");
             v["address"] = json!(f.address());
+            let permissions: serde_json::Map<String, serde_json::Value> = f
+                .permissions()
+                .into_iter()
+                .map(|(a, access)| (a.to_string(), json!(access)))
+                .collect();
+            v["permissions"] = json!(permissions);
             v
         })
         .collect();

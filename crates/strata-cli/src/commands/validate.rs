@@ -4,8 +4,8 @@ use std::process::ExitCode;
 
 use miette::Result;
 use serde_json::json;
+use strata_model::Diagnostics;
 use strata_model::diagnostic::line_col;
-use strata_model::{Diagnostics, StackKind};
 
 use crate::cli::Global;
 use crate::manifest::{self, Manifest};
@@ -35,16 +35,13 @@ pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
             if !as_json {
                 let s = &c.service;
                 let links = s.links().len();
-                let count = |k: StackKind| match k {
-                    StackKind::Stateful => s.stateful.resources.len(),
-                    StackKind::Stateless => s.stateless.functions.len(),
-                };
                 println!(
-                    "{} is valid: service {}, {} stateful resources, {} functions, {links} links",
+                    "{} is valid: service {}, {}, {}, {}",
                     manifest.path.display(),
                     s.name,
-                    count(StackKind::Stateful),
-                    count(StackKind::Stateless),
+                    report::plural(s.stateful.resources.len(), "stateful resource"),
+                    report::plural(s.stateless.functions.len(), "function"),
+                    report::plural(links, "link"),
                 );
             }
             Ok(ExitCode::SUCCESS)
