@@ -112,9 +112,49 @@ fn scalar<'n>(node: &'n Node, cx: &mut Cx, expected: &'static str) -> Option<&'n
 }
 
 impl Decode for String {
-    /// Any non-null scalar is accepted as text: `value: 8080` means "8080".
+    /// A string, quoted or not. A plain `8080` or `true` is a number or a
+    /// boolean in YAML, so it is refused here with a hint to quote it; the
+    /// places that take free text (parameter and environment values) use [`Text`].
     fn decode(node: &Node, cx: &mut Cx) -> Option<Self> {
-        scalar(node, cx, "a string").map(|s| s.text.clone())
+        let s = scalar(node, cx, "a string")?;
+        if s.plain
+            && (s.as_int().is_some() || s.as_bool().is_some() || s.text.parse::<f64>().is_ok())
+        {
+            cx.report(
+                Diagnostic::error(
+                    Problem::WrongType {
+                        expected: "a string",
+                        found: node.describe(),
+                    },
+                    node.span,
+                )
+                .help(format!("quote it to make it a string: \"{}\"", s.text)),
+            );
+            return None;
+        }
+        Some(s.text.clone())
+    }
+}
+
+/// Free text: any scalar, read as the text it was written as (`PORT: 8080`
+/// is "8080"). For values that end up as strings anyway: environment
+/// variables and parameter values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl Decode for Text {
+    fn decode(node: &Node, cx: &mut Cx) -> Option<Self> {
+        scalar(node, cx, "a string").map(|s| Text(s.text.clone()))
+    }
+}
+
+impl JsonSchema for Text {
+    fn schema_name() -> Cow<'static, str> {
+        "Text".into()
+    }
+
+    fn json_schema(_: &mut SchemaGenerator) -> Schema {
+        json_schema!({ "type": ["string", "number", "boolean"] })
     }
 }
 

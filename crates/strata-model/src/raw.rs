@@ -2,7 +2,7 @@
 //! looks across values. These types are also the source of the JSON Schema
 //! (`strata schema`), so their doc comments are what editors show.
 
-use crate::decode::{Cx, Decode, Entries, Spanned, keyword_enum, manifest_struct};
+use crate::decode::{Cx, Decode, Entries, Spanned, Text, keyword_enum, manifest_struct};
 use crate::diagnostic::{Diagnostic, Problem, one_of};
 use crate::yaml::{Node, NodeKind};
 
@@ -135,7 +135,7 @@ manifest_struct! {
     /// An SSM parameter.
     pub struct RawParameter as "a parameter" {
         /// The value. Not for secure parameters: set those with `strata param set`.
-        value: Option<Spanned<String>>,
+        value: Option<Spanned<Text>>,
         /// A SecureString: stored encrypted, never printed, set out of band.
         secure: Option<Spanned<bool>>,
     }
@@ -165,7 +165,7 @@ manifest_struct! {
         /// Timeout in seconds (1-900).
         timeout: Option<Spanned<i64>>,
         /// Environment variables for every function.
-        env: Option<Entries<Spanned<String>>>,
+        env: Option<Entries<Spanned<Text>>>,
     }
 }
 
@@ -219,7 +219,7 @@ manifest_struct! {
         /// Free text.
         description: Option<Spanned<String>>,
         /// Environment variables of your own.
-        env: Option<Entries<Spanned<String>>>,
+        env: Option<Entries<Spanned<Text>>>,
         /// Stateful resources this function reaches, by name, with an access level.
         uses: Option<Entries<Spanned<String>>>,
         /// What invokes it.

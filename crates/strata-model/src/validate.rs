@@ -354,7 +354,7 @@ fn stateful(raw: &RawStateful, cx: &mut Cx) -> CheckedStateful {
         push(
             name,
             Some(ResourceSpec::Parameter(Parameter {
-                value: p.value.as_ref().map(|v| v.value.clone()),
+                value: p.value.as_ref().map(|v| v.value.0.clone()),
                 secure,
             })),
         );
@@ -1215,7 +1215,7 @@ impl StatelessCheck<'_, '_> {
                 );
                 ok = false;
             }
-            env.insert(k.clone(), value.value.clone());
+            env.insert(k.clone(), value.value.0.clone());
         }
         let size: usize = env.iter().map(|(k, v)| k.len() + v.len()).sum();
         if size > ENV_LIMIT_BYTES {
