@@ -178,20 +178,16 @@ impl Builder<'_> {
                 }
             }
             Event::Alias(id) => {
-                let Some(Some(node)) = self.anchors.get(id) else {
-                    return Err(Diagnostic::error(
-                        Problem::Syntax {
-                            message: "alias to an unknown anchor".into(),
-                        },
-                        span,
-                    ));
+                let Some(Some(anchored)) = self.anchors.get(id) else {
+                    let message = "alias to an unknown anchor".to_owned();
+                    return Err(Diagnostic::error(Problem::Syntax { message }, span));
                 };
-                let node = Node {
-                    kind: node.kind.clone(),
-                    span,
-                };
-                self.count(count_nodes(&node), span)?;
-                self.push(node, 0)?;
+                // The anchored node was built within MAX_NODES, so one clone is
+                // bounded; counting it stops the expansion at the next alias.
+                let size = count_nodes(anchored);
+                let kind = anchored.kind.clone();
+                self.count(size, span)?;
+                self.push(Node { kind, span }, 0)?;
             }
             Event::Scalar(value, style, anchor, tag) => {
                 if let Some(tag) = tag {
