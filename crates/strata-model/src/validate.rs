@@ -84,6 +84,13 @@ pub(crate) fn validate(raw: &RawManifest, tree: &dyn CodeTree, cx: &mut Cx) -> O
         tree,
         service: name.as_deref(),
         stages: &stages,
+        functions: raw
+            .stateless
+            .iter()
+            .flat_map(|s| s.functions.iter())
+            .flat_map(|f| f.names())
+            .map(|n| n.value.as_str())
+            .collect(),
         cx,
     }
     .check(raw.stateless.as_ref().unwrap_or(&empty_stateless));
@@ -679,6 +686,8 @@ struct StatelessCheck<'a, 'c> {
     tree: &'a dyn CodeTree,
     service: Option<&'a str>,
     stages: &'a [Stage],
+    /// Function names, to explain a `uses` or event that names a function.
+    functions: Vec<&'a str>,
     cx: &'c mut Cx,
 }
 
@@ -805,7 +814,14 @@ impl StatelessCheck<'_, '_> {
             .collect();
         candidates.sort();
         let kind_word = kind.map_or("resource", |k| k.as_str());
-        let help = reference_help(&name.value, candidates.iter().copied(), kind_word, None);
+        let help = if self.functions.contains(&name.value.as_str()) {
+            format!(
+                "`{}` is a function; functions reach only stateful resources, and call each other through a queue (`send` on one side, a queue event on the other)",
+                name.value
+            )
+        } else {
+            reference_help(&name.value, candidates.iter().copied(), kind_word, None)
+        };
         self.report(
             Diagnostic::error(
                 Problem::UnknownResource {
