@@ -33,7 +33,24 @@ impl CodeTree for Disk<'_> {
 /// Reads `DIR/strata.yaml` and checks it. On failure the diagnostics are
 /// returned with the manifest so the caller can render them.
 pub fn check(dir: &Path) -> Result<(Manifest, Result<strata_model::Checked, Diagnostics>)> {
+    // `--dir path/to/strata.yaml` is a common slip; take the file's folder.
+    let dir = match dir.file_name() {
+        Some(name) if name == FILE_NAME && dir.is_file() => dir.parent().unwrap_or(Path::new(".")),
+        _ => dir,
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        Path::new(".")
+    } else {
+        dir
+    };
     let path = dir.join(FILE_NAME);
+    if !dir.is_dir() {
+        return Err(miette!(
+            help = "pass the folder that holds strata.yaml",
+            "{} is not a directory",
+            dir.display()
+        ));
+    }
     if !path.is_file() {
         let hint = if dir.join("strata.yml").is_file() {
             "rename strata.yml to strata.yaml".to_owned()

@@ -424,3 +424,16 @@ fn help_describes_every_command() {
         "{graph}"
     );
 }
+
+#[test]
+fn dir_may_name_the_manifest_itself() {
+    strata()
+        .args(["validate", "--dir", "examples/orders/strata.yaml"])
+        .assert()
+        .success();
+    strata()
+        .args(["validate", "--dir", "examples/nope"])
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not a directory"));
+}
