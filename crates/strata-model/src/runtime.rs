@@ -167,7 +167,7 @@ mod tests {
 
     #[test]
     fn handler_forms() {
-        let py = Runtime::parse("python3.12").ok().expect("known");
+        let py = Runtime::parse("python3.12").expect("known");
         assert!(py.handler_form_ok("orders.create"));
         assert!(py.handler_form_ok("pkg.orders.create"));
         assert!(py.handler_form_ok("src/orders.create"));
@@ -178,7 +178,7 @@ mod tests {
             py.handler_files("pkg.mod.fn"),
             ["pkg/mod.py", "pkg/mod/__init__.py"]
         );
-        let node = Runtime::parse("nodejs22.x").ok().expect("known");
+        let node = Runtime::parse("nodejs22.x").expect("known");
         assert_eq!(
             node.handler_files("src/index.handler"),
             ["src/index.js", "src/index.mjs", "src/index.cjs"]
@@ -188,7 +188,7 @@ mod tests {
     #[test]
     fn provided_alias_and_deprecations() {
         assert_eq!(
-            Runtime::parse("provided").ok().expect("known").id(),
+            Runtime::parse("provided").expect("known").id(),
             "provided.al2023"
         );
         assert!(matches!(

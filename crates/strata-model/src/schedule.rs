@@ -70,9 +70,7 @@ pub fn parse(text: &str) -> Result<Schedule, ScheduleError> {
         return parse_cron(inner.trim());
     }
     let help = if text.split_whitespace().count() == 5 {
-        format!(
-            "EventBridge cron has six fields (a year at the end) and `?` in day-of-month or day-of-week, e.g. `cron(0 3 * * ? *)`"
-        )
+        "EventBridge cron has six fields (a year at the end) and `?` in day-of-month or day-of-week, e.g. `cron(0 3 * * ? *)`".to_owned()
     } else {
         "write `rate(5 minutes)` or `cron(0 3 * * ? *)`".to_owned()
     };
