@@ -68,6 +68,13 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
+    /// Serve the AWS-compatible endpoint alone (DynamoDB), for any client.
+    ///
+    /// Point an AWS SDK or the AWS CLI at it with
+    /// `AWS_ENDPOINT_URL=http://127.0.0.1:4566`. Data is kept under
+    /// `.strata/<stage>/data` beside strata.yaml and survives restarts.
+    /// Stops on Ctrl-C or SIGTERM.
+    Serve(ServeArgs),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -75,4 +82,18 @@ pub enum GraphFormat {
     Text,
     Dot,
     Json,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Port of the AWS-compatible endpoint on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 4566, value_name = "PORT")]
+    pub aws_port: u16,
+    /// Data directory (default: `.strata/<stage>/data` beside strata.yaml).
+    #[arg(long, value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    /// What an acknowledged write survives: `process` (kill -9; SQLite WAL,
+    /// synchronous=NORMAL) or `power` (power loss; an fsync per commit).
+    #[arg(long, default_value = "process", value_name = "LEVEL")]
+    pub durability: strata_local::Durability,
 }

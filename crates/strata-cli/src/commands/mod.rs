@@ -3,6 +3,7 @@
 
 mod graph;
 mod init;
+mod serve;
 mod validate;
 
 use std::process::ExitCode;
@@ -21,6 +22,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { dir, name } => init::run(dir.as_deref().unwrap_or(&g.dir), name.as_deref()),
+        Command::Serve(args) => serve::run(g, &args),
     }
 }
 

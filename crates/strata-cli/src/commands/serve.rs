@@ -1,0 +1,54 @@
+//! `strata serve`: the AWS-compatible endpoint alone, on the stage's durable
+//! data, until Ctrl-C or SIGTERM. Needs no strata.yaml: it is a local
+//! DynamoDB for any client.
+//!
+//! The first line on stdout is the address, with the real port when
+//! `--aws-port 0` asked the OS for one; tests and scripts read it from there.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use miette::{IntoDiagnostic, Result, WrapErr};
+use strata_local::dynamodb::DynamoDb;
+use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::{AccessRegistry, DataDir, Endpoint, EndpointConfig};
+
+use crate::cli::{Global, ServeArgs};
+
+pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
+    let data_path = args.data.clone().unwrap_or_else(|| default_data_dir(g));
+    let data = DataDir::open(&data_path).into_diagnostic()?;
+    let dynamodb = DynamoDb::open(&data, args.durability).into_diagnostic()?;
+    let services = ServiceTable::new()
+        .with(Arc::new(dynamodb))
+        .into_diagnostic()?;
+    let config = EndpointConfig::loopback(args.aws_port);
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(async {
+        let endpoint = Endpoint::bind(&config, services, Arc::new(AccessRegistry::new()))
+            .await
+            .into_diagnostic()?;
+        println!("AWS endpoint listening on http://{}", endpoint.local_addr());
+        println!(
+            "data in {} (durability: {})",
+            data.path().display(),
+            args.durability
+        );
+        endpoint.serve(shutdown_signal()).await.into_diagnostic()
+    })?;
+    // The endpoint has dropped its services, so the database is closed; only
+    // now let go of the directory lock.
+    drop(data);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `.strata/<stage>/data` beside the manifest.
+fn default_data_dir(g: &Global) -> PathBuf {
+    g.dir.join(".strata").join(&g.stage).join("data")
+}

@@ -1,0 +1,25 @@
+//! The local target's data plane: the durable store of a stage and the one
+//! AWS-compatible HTTP endpoint (`127.0.0.1:4566` by default) that real AWS
+//! SDKs reach through `AWS_ENDPOINT_URL`.
+//!
+//! The pieces, from the socket inwards:
+//! - [`endpoint`] accepts HTTP, finds the AWS service a request is for through a
+//!   dispatch table ([`endpoint::ServiceTable`]) and hands it over;
+//! - [`access`] turns the request's access key into a [`access::Principal`] and
+//!   decides what that principal may touch;
+//! - [`dynamodb`] serves the DynamoDB JSON protocol on the dynoxide-rs engine;
+//! - [`store`] owns the stage's data directory and [`durability`] the promise
+//!   made about an acknowledged write.
+//!
+//! This crate never prints: the CLI reports what it returns.
+
+pub mod access;
+pub mod durability;
+pub mod dynamodb;
+pub mod endpoint;
+pub mod store;
+
+pub use access::{AccessRegistry, Principal};
+pub use durability::Durability;
+pub use endpoint::{Endpoint, EndpointConfig, EndpointError};
+pub use store::{DataDir, StoreError};
