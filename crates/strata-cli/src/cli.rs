@@ -75,6 +75,15 @@ pub enum Command {
     /// `.strata/<stage>/data` beside strata.yaml and survives restarts.
     /// Stops on Ctrl-C or SIGTERM.
     Serve(ServeArgs),
+    /// Write both CloudFormation templates, the stack policy and the code zips of an aws stage.
+    ///
+    /// The output is deterministic: the same manifest and code give the same
+    /// bytes. Refuses a stage whose target is not aws.
+    Synth {
+        /// Folder to write to (default: .strata/<stage>/synth beside strata.yaml).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

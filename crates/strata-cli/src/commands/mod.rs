@@ -4,6 +4,7 @@
 mod graph;
 mod init;
 mod serve;
+mod synth;
 mod validate;
 
 use std::process::ExitCode;
@@ -22,6 +23,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { dir, name } => init::run(dir.as_deref().unwrap_or(&g.dir), name.as_deref()),
+        Command::Synth { out } => synth::run(g, out.as_deref()),
         Command::Serve(args) => serve::run(g, &args),
     }
 }
