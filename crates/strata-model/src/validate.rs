@@ -1356,6 +1356,25 @@ impl StatelessCheck<'_, '_> {
             0,
             self.cx,
         )?;
+        // Lambda's SQS event source takes no batching window for a FIFO queue
+        // (documented with CreateEventSourceMapping's SQS parameters).
+        if queue.fifo
+            && let Some(w) = q.batch_window.as_ref().filter(|w| w.value > 0)
+        {
+            self.report(
+                Diagnostic::error(
+                    Problem::Invalid {
+                        problem: format!(
+                            "queue `{}` is FIFO, which takes no batch window",
+                            resource.name
+                        ),
+                    },
+                    w.span,
+                )
+                .help("remove `batch_window`; a FIFO batch holds at most 10 messages"),
+            );
+            return None;
+        }
         let max = if queue.fifo { 10 } else { 10_000 };
         let size = ranged(q.batch_size.as_ref(), "batch_size", 1, max, 10, self.cx)?;
         if size > 10 && window == 0 {

@@ -17,7 +17,6 @@ mod stateful;
 mod stateless;
 mod template;
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
@@ -73,24 +72,6 @@ pub enum SynthError {
     },
 }
 
-/// Something synthesis did differently from what the manifest says, because
-/// AWS cannot do it; the CLI shows these as warnings.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SynthNote {
-    BatchWindowIgnored { function: Address, queue: Address },
-}
-
-impl fmt::Display for SynthNote {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::BatchWindowIgnored { function, queue } => write!(
-                f,
-                "{function}: `batch_window` is left out for the FIFO {queue}, because Lambda takes no batching window from FIFO queues"
-            ),
-        }
-    }
-}
-
 /// One synthesized stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackTemplate {
@@ -112,7 +93,6 @@ pub struct Templates {
     pub stateless: StackTemplate,
     /// Stack policies are set on the stack, not in the template.
     pub stack_policy: String,
-    pub notes: Vec<SynthNote>,
 }
 
 impl Templates {
@@ -180,9 +160,8 @@ pub fn templates(service: &Service, stage: &str) -> Result<Templates, SynthError
         service: service.name.as_str(),
         stage: stage.name.as_str(),
     };
-    let mut notes = Vec::new();
     let stateful = stateful::build(service, names)?;
-    let stateless = stateless::build(service, names, &mut notes)?;
+    let stateless = stateless::build(service, names)?;
     let mut policy = serde_json::to_string_pretty(&template::sorted(stateful.stack_policy))
         .expect("a JSON value always serializes");
     policy.push('\n');
@@ -196,7 +175,6 @@ pub fn templates(service: &Service, stage: &str) -> Result<Templates, SynthError
             rendered: stateless.render()?,
         },
         stack_policy: policy,
-        notes,
     })
 }
 

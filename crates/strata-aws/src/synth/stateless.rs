@@ -12,14 +12,13 @@ use std::collections::BTreeMap;
 
 use serde_json::{Value, json};
 use strata_model::{
-    Address, BucketEventKind, Event, Function, PayloadVersion, ResourceKind, ResourceSpec, Service,
-    StackKind,
+    Address, BucketEventKind, Event, Function, PayloadVersion, ResourceKind, Service, StackKind,
 };
 
+use super::SynthError;
 use super::iam::{self, Inputs};
 use super::names::{Attr, Names, input_id};
 use super::template::{Template, get_att, reference, sub};
-use super::{SynthError, SynthNote};
 
 /// Days CloudWatch keeps a function's logs; the manifest has no setting yet.
 pub const LOG_RETENTION_DAYS: u32 = 30;
@@ -72,11 +71,7 @@ fn key_filter(prefix: Option<&str>, suffix: Option<&str>) -> Option<Value> {
     }
 }
 
-pub fn build(
-    service: &Service,
-    names: Names<'_>,
-    notes: &mut Vec<SynthNote>,
-) -> Result<Template, SynthError> {
+pub fn build(service: &Service, names: Names<'_>) -> Result<Template, SynthError> {
     let t = Template::new(
         names.stack(StackKind::Stateless),
         format!(
@@ -100,7 +95,7 @@ pub fn build(
         http_api(service, &mut s)?;
     }
     for f in &service.stateless.functions {
-        function(service, f, &mut s, notes)?;
+        function(service, f, &mut s)?;
     }
     Ok(s.t)
 }
@@ -152,12 +147,7 @@ fn http_api(service: &Service, s: &mut Stateless<'_>) -> Result<(), SynthError> 
     Ok(())
 }
 
-fn function(
-    service: &Service,
-    f: &Function,
-    s: &mut Stateless<'_>,
-    notes: &mut Vec<SynthNote>,
-) -> Result<(), SynthError> {
+fn function(service: &Service, f: &Function, s: &mut Stateless<'_>) -> Result<(), SynthError> {
     let n = f.name.as_str();
     let fn_id = format!("{n}Function");
     let role_id = format!("{n}Role");
@@ -287,10 +277,6 @@ fn function(
                 batch_window,
             } => {
                 let address = Address::new(ResourceKind::Queue, queue.as_str());
-                let fifo = matches!(
-                    service.resource(queue.as_str()).map(|r| &r.spec),
-                    Some(ResourceSpec::Queue(q)) if q.fifo
-                );
                 let mut props = json!({
                     "EventSourceArn": s.input(&address, Attr::Arn)?,
                     "FunctionName": reference(&fn_id),
@@ -300,16 +286,9 @@ fn function(
                     "FunctionResponseTypes": ["ReportBatchItemFailures"],
                     "Enabled": true,
                 });
+                // Validation refuses a window on a FIFO queue, which Lambda does not take.
                 if *batch_window > 0 {
-                    if fifo {
-                        // SQS FIFO event sources take no batching window.
-                        notes.push(SynthNote::BatchWindowIgnored {
-                            function: f.address(),
-                            queue: address.clone(),
-                        });
-                    } else {
-                        props["MaximumBatchingWindowInSeconds"] = json!(batch_window);
-                    }
+                    props["MaximumBatchingWindowInSeconds"] = json!(batch_window);
                 }
                 s.t.add_resource(
                     format!("{n}Event{i}Mapping"),

@@ -291,28 +291,27 @@ fn buckets_whose_names_differ_only_in_case_are_refused() {
 }
 
 #[test]
-fn a_fifo_batch_window_is_left_out_with_a_note() {
+fn a_batch_window_reaches_the_event_source_mapping() {
     let yaml = r#"
 service: s
 stages: { prod: { target: aws } }
 stateful:
   queues:
-    Jobs: { fifo: true }
+    Jobs: {}
 stateless:
   defaults: { runtime: python3.12, code: src }
   functions:
     work:
       handler: app.work
-      events: [ { queue: Jobs, batch_size: 5, batch_window: 2 } ]
+      events: [ { queue: Jobs, batch_size: 100, batch_window: 2 } ]
 "#;
     let t = templates(&service(yaml), "prod").expect("synthesizes");
-    assert_eq!(t.notes.len(), 1);
     let stateless = parse(&t.stateless.rendered.body);
     let mapping = &stateless["Resources"]["workEvent0Mapping"]["Properties"];
-    assert!(mapping.get("MaximumBatchingWindowInSeconds").is_none());
+    assert_eq!(mapping["MaximumBatchingWindowInSeconds"], 2);
     assert_eq!(
         mapping["FunctionResponseTypes"],
         serde_json::json!(["ReportBatchItemFailures"])
     );
-    assert_eq!(mapping["BatchSize"], 5);
+    assert_eq!(mapping["BatchSize"], 100);
 }

@@ -158,11 +158,12 @@ fn dot(service: &Service) -> String {
         "  subgraph cluster_stateless {{\n    label=\"stateless stack\";\n    style=dashed;"
     );
     for f in &service.stateless.functions {
+        // `\n` is DOT's line break inside a label; names and runtimes need no escaping.
+        let label = format!("\"{}\\n{}\"", f.name, f.runtime);
         let _ = writeln!(
             out,
-            "    {} [shape=box, label={}];",
-            q(&f.address().to_string()),
-            q(&format!("{}\n{}", f.name, f.runtime))
+            "    {} [shape=box, label={label}];",
+            q(&f.address().to_string())
         );
     }
     let _ = writeln!(

@@ -29,9 +29,6 @@ pub fn run(g: &Global, out: Option<&Path>) -> Result<ExitCode> {
     }
     remove_stale_zips(&out, &files)?;
 
-    for note in &synthesis.templates.notes {
-        eprintln!("warning: {note}");
-    }
     let t = &synthesis.templates;
     println!("wrote {} to {}", plural(files.len(), "file"), out.display());
     for stack in [&t.stateful, &t.stateless] {
