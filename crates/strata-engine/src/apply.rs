@@ -1,0 +1,288 @@
+//! Carrying out a stateful plan through a [`Provider`], under the stack's
+//! lock, with the journal that lets the next run reconcile a killed one.
+//!
+//! Order of every step: journal the intent, call the provider, write state,
+//! mark the journal entry done. A crash between any two of them leaves a
+//! pending entry whose outcome `reconcile` reads back from the target, so
+//! state never claims what did not happen and never forgets what did.
+
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde::Serialize;
+use strata_model::{Address, Service, StackKind};
+
+use crate::plan::{self, Action, AllowDestroy, Plan, Refusal};
+use crate::provider::{Provider, ProviderError};
+use crate::state::{
+    Journal, JournalEntry, LockInfo, OpStatus, ResourceState, RetainedResource, StackState,
+    StateStore, StoreError,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("refused by the safety rules: {} destructive change(s) not allowed", .0.len())]
+    Refused(Vec<Refusal>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    #[error("{address} is in the plan but not in the manifest")]
+    NotInManifest { address: Address },
+}
+
+/// What an interrupted run left, and what the target says happened.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Reconciled {
+    pub address: Address,
+    pub action: Action,
+    /// Whether the resource exists now.
+    pub exists: bool,
+}
+
+/// The outcome of one stateful run, for the CLI to render.
+#[derive(Debug, Serialize)]
+pub struct Outcome {
+    pub plan: Plan,
+    /// A lock record left by a process that died, taken over by this run.
+    pub stale_lock: Option<LockInfo>,
+    pub reconciled: Vec<Reconciled>,
+    /// Whether the plan was carried out (false for `plan`, or nothing to do).
+    pub applied: bool,
+}
+
+/// `plan` or `deploy` of the stateful stack: lock, reconcile an interrupted
+/// run, plan, count the data at risk, check the safety rules and, when
+/// `execute` is set, apply.
+pub fn stateful(
+    service: &Service,
+    stage: &str,
+    store: &StateStore,
+    provider: &dyn Provider,
+    allow: &AllowDestroy,
+    execute: bool,
+    command: &str,
+) -> Result<Outcome, ApplyError> {
+    let lock = store.lock(StackKind::Stateful, command)?;
+    let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
+    let reconciled = reconcile(&mut state, store, provider)?;
+    let mut plan = Plan::stateful(service, &state, allow, |r| provider.physical_id(r));
+    for change in plan
+        .changes
+        .iter_mut()
+        .filter(|c| c.action.is_destructive())
+    {
+        change.data_at_risk = Some(provider.data_at_risk(&change.address, &change.physical_id)?);
+    }
+    let refusals = plan.refusals(allow);
+    if !refusals.is_empty() {
+        return Err(ApplyError::Refused(refusals));
+    }
+    let applied = execute && plan.has_changes();
+    if applied {
+        apply(&plan, service, &mut state, store, provider, command)?;
+    }
+    let stale_lock = lock.taken_over.clone();
+    drop(lock);
+    Ok(Outcome {
+        plan,
+        stale_lock,
+        reconciled,
+        applied,
+    })
+}
+
+/// Settles the entries a killed run left pending by asking the target.
+pub fn reconcile(
+    state: &mut StackState,
+    store: &StateStore,
+    provider: &dyn Provider,
+) -> Result<Vec<Reconciled>, ApplyError> {
+    let Some(journal) = store.journal(state.stack)? else {
+        return Ok(vec![]);
+    };
+    let mut out = Vec::new();
+    for entry in journal.unfinished() {
+        let live = provider.read(&entry.address, &entry.physical_id)?;
+        let exists = live.is_some();
+        match (entry.action, live) {
+            // Retaining never touches the target: finish forgetting it.
+            (Action::Retain, _) => retain(state, &entry.address),
+            (_, Some(live)) => {
+                // The resource exists: record what the target reports, since
+                // the run may have stopped before or after changing it.
+                state.retained.remove(&entry.address);
+                state.resources.insert(
+                    entry.address.clone(),
+                    ResourceState {
+                        physical_id: entry.physical_id.clone(),
+                        properties: live.properties,
+                        outputs: live.outputs,
+                        protected: true,
+                    },
+                );
+            }
+            (_, None) => {
+                state.resources.remove(&entry.address);
+            }
+        }
+        out.push(Reconciled {
+            address: entry.address.clone(),
+            action: entry.action,
+            exists,
+        });
+    }
+    store.save(state)?;
+    store.clear_journal(state.stack)?;
+    Ok(out)
+}
+
+fn retain(state: &mut StackState, address: &Address) {
+    if let Some(r) = state.resources.remove(address) {
+        state.retained.insert(
+            address.clone(),
+            RetainedResource {
+                physical_id: r.physical_id,
+                properties: r.properties,
+            },
+        );
+    }
+}
+
+fn apply(
+    plan: &Plan,
+    service: &Service,
+    state: &mut StackState,
+    store: &StateStore,
+    provider: &dyn Provider,
+    command: &str,
+) -> Result<(), ApplyError> {
+    let mut journal = Journal {
+        command: command.to_owned(),
+        started: SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs()),
+        entries: plan
+            .changes
+            .iter()
+            .filter(|c| c.action != Action::NoOp)
+            .map(|c| JournalEntry {
+                address: c.address.clone(),
+                physical_id: c.physical_id.clone(),
+                action: c.action,
+                status: OpStatus::Pending,
+            })
+            .collect(),
+    };
+    store.write_journal(state.stack, &journal)?;
+    for (i, change) in plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::NoOp)
+        .enumerate()
+    {
+        let address = &change.address;
+        let physical = change.physical_id.as_str();
+        let resource = || {
+            service
+                .resource(&address.name)
+                .filter(|r| r.kind() == address.kind)
+                .ok_or_else(|| ApplyError::NotInManifest {
+                    address: address.clone(),
+                })
+        };
+        let record = |state: &mut StackState, live: crate::provider::Live, properties| {
+            state.retained.remove(address);
+            state.resources.insert(
+                address.clone(),
+                ResourceState {
+                    physical_id: physical.to_owned(),
+                    properties,
+                    outputs: live.outputs,
+                    protected: true,
+                },
+            );
+        };
+        match change.action {
+            Action::NoOp => {}
+            Action::Create | Action::Adopt => {
+                let r = resource()?;
+                let live = provider.create(r, physical)?;
+                record(state, live, plan::properties(r));
+            }
+            Action::Update => {
+                let r = resource()?;
+                let previous = state
+                    .resources
+                    .get(address)
+                    .map(|s| s.properties.clone())
+                    .unwrap_or_default();
+                let live = provider.update(r, physical, &previous)?;
+                record(state, live, plan::properties(r));
+            }
+            Action::Replace => {
+                let r = resource()?;
+                provider.delete(address, physical)?;
+                let live = provider.create(r, physical)?;
+                record(state, live, plan::properties(r));
+            }
+            Action::Delete => {
+                provider.delete(address, physical)?;
+                state.resources.remove(address);
+                state.retained.remove(address);
+            }
+            Action::Retain => retain(state, address),
+        }
+        store.save(state)?;
+        journal.entries[i].status = OpStatus::Done;
+        store.write_journal(state.stack, &journal)?;
+    }
+    store.clear_journal(state.stack)?;
+    Ok(())
+}
+
+/// `strata state mv OLD NEW`: the same real resource (and its data) under a
+/// new address. Takes the lock; refuses kinds that differ or a taken address.
+pub fn state_mv(
+    store: &StateStore,
+    service: &str,
+    stage: &str,
+    from: &Address,
+    to: &Address,
+) -> Result<(), StateMvError> {
+    if from.kind != to.kind {
+        return Err(StateMvError::KindDiffers {
+            from: from.clone(),
+            to: to.clone(),
+        });
+    }
+    let stack = from.stack();
+    let _lock = store.lock(stack, "strata state mv")?;
+    let mut state = store.load(service, stage, stack)?;
+    if state.resources.contains_key(to) || state.retained.contains_key(to) {
+        return Err(StateMvError::Taken { to: to.clone() });
+    }
+    if let Some(r) = state.resources.remove(from) {
+        state.resources.insert(to.clone(), r);
+    } else if let Some(r) = state.retained.remove(from) {
+        state.retained.insert(to.clone(), r);
+    } else {
+        return Err(StateMvError::Missing { from: from.clone() });
+    }
+    store.save(&mut state)?;
+    Ok(())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StateMvError {
+    #[error("{from} and {to} are different kinds of resource")]
+    KindDiffers { from: Address, to: Address },
+    #[error("{to} is already in state")]
+    Taken { to: Address },
+    #[error("{from} is not in state")]
+    Missing { from: Address },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+#[cfg(test)]
+mod tests;
