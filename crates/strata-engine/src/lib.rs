@@ -10,6 +10,7 @@
 pub mod apply;
 pub mod plan;
 pub mod provider;
+pub mod release;
 pub mod state;
 
 pub use plan::{Action, AllowDestroy, Plan, PlannedChange, Refusal};
