@@ -8,6 +8,8 @@
 //! - [`access`] turns the request's access key into a [`access::Principal`] and
 //!   decides what that principal may touch;
 //! - [`dynamodb`] serves the DynamoDB JSON protocol on the dynoxide-rs engine;
+//! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
+//!   opened through [`sqlite`];
 //! - [`store`] owns the stage's data directory and [`durability`] the promise
 //!   made about an acknowledged write.
 //!
@@ -17,6 +19,9 @@ pub mod access;
 pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;
+pub mod sqlite;
+pub mod sqs;
+pub mod ssm;
 pub mod store;
 
 pub use access::{AccessRegistry, Principal};

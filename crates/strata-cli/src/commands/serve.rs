@@ -1,6 +1,6 @@
 //! `strata serve`: the AWS-compatible endpoint alone, on the stage's durable
 //! data, until Ctrl-C or SIGTERM. Needs no strata.yaml: it is a local
-//! DynamoDB for any client.
+//! DynamoDB, SQS and SSM Parameter Store for any client.
 //!
 //! The first line on stdout is the address, with the real port when
 //! `--aws-port 0` asked the OS for one; tests and scripts read it from there.
@@ -12,6 +12,8 @@ use std::sync::Arc;
 use miette::{IntoDiagnostic, Result, WrapErr};
 use strata_local::dynamodb::DynamoDb;
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::sqs::Sqs;
+use strata_local::ssm::Ssm;
 use strata_local::{AccessRegistry, DataDir, Endpoint, EndpointConfig};
 
 use crate::cli::{Global, ServeArgs};
@@ -20,8 +22,12 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let data_path = args.data.clone().unwrap_or_else(|| default_data_dir(g));
     let data = DataDir::open(&data_path).into_diagnostic()?;
     let dynamodb = DynamoDb::open(&data, args.durability).into_diagnostic()?;
+    let sqs = Sqs::open(&data, args.durability).into_diagnostic()?;
+    let ssm = Ssm::open(&data, args.durability).into_diagnostic()?;
     let services = ServiceTable::new()
         .with(Arc::new(dynamodb))
+        .and_then(|t| t.with(Arc::new(sqs)))
+        .and_then(|t| t.with(Arc::new(ssm)))
         .into_diagnostic()?;
     let config = EndpointConfig::loopback(args.aws_port);
 
