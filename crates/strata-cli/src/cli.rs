@@ -105,4 +105,8 @@ pub struct ServeArgs {
     /// synchronous=NORMAL) or `power` (power loss; an fsync per commit).
     #[arg(long, default_value = "process", value_name = "LEVEL")]
     pub durability: strata_local::Durability,
+    /// Seconds between sweeps that delete items whose TTL has passed; 0 turns
+    /// the background deletion off.
+    #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+    pub ttl_sweep: u64,
 }

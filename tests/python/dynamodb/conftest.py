@@ -64,9 +64,9 @@ class Server:
             )
         return found["url"]
 
-    def client(self, access_key="AKIDDEVELOPER"):
+    def client(self, access_key="AKIDDEVELOPER", service="dynamodb"):
         return boto3.client(
-            "dynamodb",
+            service,
             endpoint_url=self.url,
             region_name="us-east-1",
             aws_access_key_id=access_key,

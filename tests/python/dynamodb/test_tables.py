@@ -68,7 +68,15 @@ def test_list_tables_pages_in_name_order(ddb, make_table):
     names = [f"list-{i}-{suffix}" for i, suffix in enumerate(["c", "a", "b"])]
     for name in names:
         make_table(ddb, name)
-    listed = ddb.list_tables()["TableNames"]
+    # Other tests share the server: gather every page of the default limit (100).
+    listed, kwargs = [], {}
+    while True:
+        page = ddb.list_tables(**kwargs)
+        assert len(page["TableNames"]) <= 100
+        listed += page["TableNames"]
+        if "LastEvaluatedTableName" not in page:
+            break
+        kwargs["ExclusiveStartTableName"] = page["LastEvaluatedTableName"]
     assert [n for n in listed if n.startswith("list-")] == sorted(names)
 
     # Limit=1 pages one name at a time; LastEvaluatedTableName continues.

@@ -117,3 +117,12 @@ def test_aws_cli_smoke(server, ddb, table_name, make_table):
     missing = run("describe-table", "--table-name", "no-such-table")
     assert missing.returncode != 0
     assert "ResourceNotFoundException" in missing.stderr
+
+
+@pytest.mark.parametrize(
+    "target", ["DynamoDBStreams_20120810.PutItem", "DynamoDB_20120810.GetRecords", "DynamoDBStreams_20120810.Nope"]
+)
+def test_each_target_prefix_has_only_its_own_operations(server, target):
+    status, payload = post(server.url, b"{}", target=target)
+    assert status == 400
+    assert error_type(payload) == "UnknownOperationException"

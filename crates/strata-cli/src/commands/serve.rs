@@ -8,9 +8,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use miette::{IntoDiagnostic, Result, WrapErr};
 use strata_local::dynamodb::DynamoDb;
+use strata_local::dynamodb::ttl::TtlSweeper;
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
 use strata_local::sqs::Sqs;
 use strata_local::ssm::Ssm;
@@ -22,6 +24,7 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let data_path = args.data.clone().unwrap_or_else(|| default_data_dir(g));
     let data = DataDir::open(&data_path).into_diagnostic()?;
     let dynamodb = DynamoDb::open(&data, args.durability).into_diagnostic()?;
+    let ttl_dynamodb = dynamodb.clone();
     let sqs = Sqs::open(&data, args.durability).into_diagnostic()?;
     let ssm = Ssm::open(&data, args.durability).into_diagnostic()?;
     let services = ServiceTable::new()
@@ -46,7 +49,15 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
             data.path().display(),
             args.durability
         );
-        endpoint.serve(shutdown_signal()).await.into_diagnostic()
+        let sweeper = (args.ttl_sweep > 0)
+            .then(|| TtlSweeper::start(&ttl_dynamodb, Duration::from_secs(args.ttl_sweep)));
+        drop(ttl_dynamodb);
+        let served = endpoint.serve(shutdown_signal()).await.into_diagnostic();
+        // Let a sweep under way finish before the directory lock goes.
+        if let Some(sweeper) = sweeper {
+            sweeper.stop().await;
+        }
+        served
     })?;
     // The endpoint has dropped its services, so the database is closed; only
     // now let go of the directory lock.

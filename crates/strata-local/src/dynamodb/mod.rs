@@ -8,6 +8,8 @@
 //! names before the engine sees it ([`operations::touched`]).
 
 mod operations;
+pub mod tables;
+pub mod ttl;
 mod wire;
 
 use std::path::PathBuf;
@@ -23,6 +25,10 @@ use crate::store::{DataDir, StoreError};
 
 /// The `X-Amz-Target` prefix of DynamoDB's API version 2012-08-10.
 pub const TARGET_PREFIX: &str = "DynamoDB_20120810";
+/// The `X-Amz-Target` prefix of DynamoDB Streams, which signs as `dynamodb`
+/// too and is served by the same engine (ListStreams, DescribeStream,
+/// GetShardIterator, GetRecords).
+pub const STREAMS_TARGET_PREFIX: &str = "DynamoDBStreams_20120810";
 /// The file the engine keeps its tables in, inside the data directory.
 pub const DATABASE_FILE: &str = "dynamodb.sqlite";
 
@@ -87,7 +93,7 @@ impl AwsService for DynamoDb {
     }
 
     fn target_prefixes(&self) -> &'static [&'static str] {
-        &[TARGET_PREFIX]
+        &[TARGET_PREFIX, STREAMS_TARGET_PREFIX]
     }
 
     fn call(&self, request: ServiceRequest) -> ServiceFuture {
@@ -121,6 +127,16 @@ async fn answer(db: Database, request: ServiceRequest) -> Response {
     let Some(op) = request.operation.as_deref().and_then(operations::find) else {
         return unknown();
     };
+    // One engine serves both APIs, but each prefix has only its own
+    // operations: `DynamoDBStreams_20120810.PutItem` is unknown, as on AWS.
+    let streams_target = request
+        .headers
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with(STREAMS_TARGET_PREFIX));
+    if streams_target != operations::STREAMS.contains(&op.name) {
+        return unknown();
+    }
     // DynamoDB requires a JSON object body; anything else is a
     // SerializationException with no message.
     let Ok(body) = std::str::from_utf8(&request.body) else {

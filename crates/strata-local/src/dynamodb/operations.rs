@@ -91,6 +91,15 @@ operations! {
     "ListTagsOfResource" => list_tags_of_resource, Touches::Unmapped;
 }
 
+/// The operations of the DynamoDB Streams API (target prefix
+/// `DynamoDBStreams_20120810`); every other row belongs to DynamoDB's own.
+pub(crate) const STREAMS: [&str; 4] = [
+    "ListStreams",
+    "DescribeStream",
+    "GetShardIterator",
+    "GetRecords",
+];
+
 pub(crate) fn find(name: &str) -> Option<&'static Operation> {
     OPERATIONS.iter().find(|op| op.name == name)
 }
