@@ -20,8 +20,14 @@ use crate::state::{
 
 #[derive(Debug, thiserror::Error)]
 pub enum ApplyError {
-    #[error("refused by the safety rules: {} destructive change(s) not allowed", .0.len())]
-    Refused(Vec<Refusal>),
+    /// The plan holds destructive changes that were not allowed (S2). The
+    /// outcome carries the whole plan (with the data at risk) so the refusal
+    /// can be shown in context; nothing was applied.
+    #[error("refused by the safety rules: {} destructive change(s) not allowed", .refusals.len())]
+    Refused {
+        refusals: Vec<Refusal>,
+        outcome: Box<Outcome>,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -73,9 +79,52 @@ pub fn stateful(
     {
         change.data_at_risk = Some(provider.data_at_risk(&change.address, &change.physical_id)?);
     }
+    let stale_lock = lock.taken_over.clone();
     let refusals = plan.refusals(allow);
     if !refusals.is_empty() {
-        return Err(ApplyError::Refused(refusals));
+        return Err(ApplyError::Refused {
+            refusals,
+            outcome: Box::new(Outcome {
+                plan,
+                stale_lock,
+                reconciled,
+                applied: false,
+            }),
+        });
+    }
+    let applied = execute && plan.has_changes();
+    if applied {
+        apply(&plan, service, &mut state, store, provider, command)?;
+    }
+    drop(lock);
+    Ok(Outcome {
+        plan,
+        stale_lock,
+        reconciled,
+        applied,
+    })
+}
+
+/// `destroy --stack stateful`: delete exactly the managed resources `allow`
+/// names (every one for `--allow-destroy all`), with their data. Addresses
+/// it does not name stay managed and untouched; nothing else in the manifest
+/// is applied. Lock, reconcile and journal as for [`stateful`].
+pub fn destroy(
+    service: &Service,
+    stage: &str,
+    store: &StateStore,
+    provider: &dyn Provider,
+    allow: &AllowDestroy,
+    execute: bool,
+    command: &str,
+) -> Result<Outcome, ApplyError> {
+    let lock = store.lock(StackKind::Stateful, command)?;
+    let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
+    let reconciled = reconcile(&mut state, store, provider)?;
+    let mut plan = Plan::destroy(&state);
+    plan.changes.retain(|c| allow.allows(&c.address));
+    for change in &mut plan.changes {
+        change.data_at_risk = Some(provider.data_at_risk(&change.address, &change.physical_id)?);
     }
     let applied = execute && plan.has_changes();
     if applied {

@@ -10,15 +10,19 @@
 //! - [`dynamodb`] serves the DynamoDB JSON protocol on the dynoxide-rs engine;
 //! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
 //!   opened through [`sqlite`];
+//! - [`buckets`] is the durable bucket registry the S3 service will adopt;
+//! - [`provider`] is the engine's `Provider` for stateful resources;
 //! - [`store`] owns the stage's data directory and [`durability`] the promise
 //!   made about an acknowledged write.
 //!
 //! This crate never prints: the CLI reports what it returns.
 
 pub mod access;
+pub mod buckets;
 pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;
+pub mod provider;
 pub mod sqlite;
 pub mod sqs;
 pub mod ssm;

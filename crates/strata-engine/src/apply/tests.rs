@@ -227,7 +227,8 @@ fn sort_key_change_is_refused_naming_the_property_and_the_data() {
     f.target.put_data("shop-dev-Orders", 1204);
     let changed =
         service("  tables:\n    Orders: { partition_key: pk:S, sort_key: createdAt:N }\n");
-    let Err(ApplyError::Refused(refusals)) = f.deploy(&changed, &AllowDestroy::default()) else {
+    let Err(ApplyError::Refused { refusals, .. }) = f.deploy(&changed, &AllowDestroy::default())
+    else {
         panic!("must refuse")
     };
     assert_eq!(refusals.len(), 1);

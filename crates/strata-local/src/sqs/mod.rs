@@ -11,6 +11,7 @@
 mod attributes;
 mod digest;
 mod message;
+mod queues;
 mod store;
 mod wire;
 
@@ -28,6 +29,7 @@ use strata_model::{Access, Address, ResourceKind};
 use tokio::sync::Notify;
 
 use self::attributes::Attributes;
+pub use self::queues::{QueueInfo, QueueSettings};
 use self::store::{NewMessage, Queue};
 pub use self::wire::SqsError;
 use crate::access::{Action, Need, Principal};

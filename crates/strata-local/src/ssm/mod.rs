@@ -8,6 +8,7 @@
 
 mod crypto;
 mod names;
+mod parameters;
 mod store;
 
 use std::sync::Arc;
@@ -20,6 +21,7 @@ use serde_json::{Map, Value, json};
 use strata_model::{Access, Address, ResourceKind};
 
 pub use self::crypto::{KEY_FILE, KeyError, SecretKey};
+pub use self::parameters::ParameterInfo;
 use self::store::Version;
 use crate::access::{AccessDenied, Action, Need, Principal};
 use crate::durability::Durability;
