@@ -84,6 +84,125 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
     },
+    /// Show what `deploy` would change, without changing anything.
+    ///
+    /// Local stages, stateful stack only for now. Each resource gets `+`
+    /// (create or adopt), `~` (update in place), `-/+` (replace: its data
+    /// goes), `-` (delete) or `retain` (leaves the state, data kept). Exits 0,
+    /// 1 on error, 2 with --detailed-exitcode when there are changes, and 3
+    /// when deploy would be refused by the safety rules.
+    Plan(PlanArgs),
+    /// Apply the plan: create, change, retain or (when allowed) destroy.
+    ///
+    /// Local stages, stateful stack only for now (functions are not deployed
+    /// yet). A replacement or deletion is refused (exit 3) unless its
+    /// address is named with --allow-destroy. Asks before changing anything
+    /// unless --yes.
+    Deploy(DeployArgs),
+    /// Delete the resources named with --allow-destroy, and their data.
+    ///
+    /// `--allow-destroy all` deletes every resource of the stack. Asks first
+    /// unless --yes.
+    Destroy(DestroyArgs),
+    /// The published outputs of the stateful stack (name, arn, url, stream_arn).
+    Outputs {
+        /// Print them as JSON, by address.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Work on the state of a stage.
+    #[command(subcommand)]
+    State(StateCommand),
+    /// Release a lock left by a process that died. Refuses while the holder runs.
+    Unlock {
+        /// The stack whose lock to release.
+        #[arg(long, value_enum, default_value_t = StackArg::Stateful)]
+        stack: StackArg,
+        /// Do not ask.
+        #[arg(long)]
+        yes: bool,
+    },
+    /// Set values of parameters.
+    #[command(subcommand)]
+    Param(ParamCommand),
+}
+
+/// Which stack a command acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StackArg {
+    Stateful,
+    Stateless,
+    All,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// The stack to plan (only `stateful` is built so far).
+    #[arg(long, value_enum, default_value_t = StackArg::Stateful)]
+    pub stack: StackArg,
+    /// Print the plan as JSON for tools.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when the plan has changes (0 when it has none).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DeployArgs {
+    /// The stack to deploy (only `stateful` is built so far).
+    #[arg(long, value_enum, default_value_t = StackArg::Stateful)]
+    pub stack: StackArg,
+    /// Allow this address to be replaced or deleted, losing its data
+    /// (e.g. `table/Orders`). Repeat for more.
+    #[arg(long = "allow-destroy", value_name = "ADDR")]
+    pub allow_destroy: Vec<String>,
+    /// Apply without asking.
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the outcome as JSON for tools.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct DestroyArgs {
+    /// The stack to destroy (only `stateful` is built so far).
+    #[arg(long, value_enum)]
+    pub stack: StackArg,
+    /// An address to delete with its data, or `all`. Repeat for more.
+    #[arg(long = "allow-destroy", value_name = "ADDR", required = true)]
+    pub allow_destroy: Vec<String>,
+    /// Delete without asking.
+    #[arg(long)]
+    pub yes: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum StateCommand {
+    /// Rename an address in state, keeping the real resource and its data.
+    ///
+    /// Use it after renaming a block in strata.yaml (the plan suggests it).
+    Mv {
+        /// The address in state now, e.g. `table/Orders`.
+        old: String,
+        /// The address in strata.yaml now, e.g. `table/Purchases`.
+        new: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ParamCommand {
+    /// Set the value of a parameter declared in strata.yaml.
+    ///
+    /// Secure parameters are stored encrypted and never printed. VALUE `-`
+    /// reads it from stdin (keeps it out of the shell's history).
+    Set {
+        /// The parameter's name in strata.yaml, e.g. `PaymentKey`.
+        name: String,
+        /// The value, or `-` to read it from stdin.
+        value: String,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -1,9 +1,15 @@
 //! One module per command. Each returns the exit code it wants; errors go
 //! back to `main` as reports.
 
+mod deploy;
 mod graph;
 mod init;
+mod local;
+mod param;
+mod plan;
+mod plan_text;
 mod serve;
+mod state;
 mod synth;
 mod validate;
 
@@ -11,7 +17,7 @@ use std::process::ExitCode;
 
 use miette::Result;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, ParamCommand, StateCommand};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
@@ -25,6 +31,13 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init { dir, name } => init::run(dir.as_deref().unwrap_or(&g.dir), name.as_deref()),
         Command::Synth { out } => synth::run(g, out.as_deref()),
         Command::Serve(args) => serve::run(g, &args),
+        Command::Plan(args) => plan::run(g, &args),
+        Command::Deploy(args) => deploy::run(g, &args),
+        Command::Destroy(args) => deploy::destroy(g, &args),
+        Command::Outputs { json } => state::outputs(g, json),
+        Command::State(StateCommand::Mv { old, new }) => state::mv(g, &old, &new),
+        Command::Unlock { stack, yes } => state::unlock(g, stack, yes),
+        Command::Param(ParamCommand::Set { name, value }) => param::set(g, &name, &value),
     }
 }
 

@@ -1,0 +1,131 @@
+//! `strata deploy` and `strata destroy` of the stateful stack of a local
+//! stage. Both show the plan first and ask (unless `--yes`); the run that
+//! applies plans again under the lock, so the safety rules are checked on
+//! exactly what is applied.
+
+use std::process::ExitCode;
+
+use miette::Result;
+use strata_engine::apply::{self, ApplyError, Outcome};
+use strata_engine::{AllowDestroy, Provider};
+
+use super::local::{self, Stage};
+use super::plan::{REFUSED, show};
+use crate::cli::{DeployArgs, DestroyArgs, Global};
+use crate::report::plural;
+
+/// What one engine call gave: an outcome, or a refusal with its outcome.
+enum Run {
+    Done(Outcome),
+    Refused(ExitCode),
+}
+
+fn deploy_once(
+    g: &Global,
+    stage: &Stage,
+    provider: &dyn Provider,
+    allow: &AllowDestroy,
+    execute: bool,
+    json: bool,
+) -> Result<Run> {
+    match apply::stateful(
+        &stage.service,
+        &stage.name,
+        &stage.store,
+        provider,
+        allow,
+        execute,
+        "strata deploy",
+    ) {
+        Ok(outcome) => Ok(Run::Done(outcome)),
+        Err(ApplyError::Refused { refusals, outcome }) => {
+            show(g, &outcome, &refusals, json, "deploy");
+            Ok(Run::Refused(ExitCode::from(REFUSED)))
+        }
+        Err(e) => Err(local::engine_error(e)),
+    }
+}
+
+pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
+    local::stateful_only(args.stack)?;
+    let allow = local::allow_destroy(&args.allow_destroy)?;
+    let stage = Stage::load(g)?;
+    let provider = stage.provider()?;
+    if !args.yes {
+        let preview = match deploy_once(g, &stage, &provider, &allow, false, args.json)? {
+            Run::Done(outcome) => outcome,
+            Run::Refused(code) => return Ok(code),
+        };
+        show(g, &preview, &[], args.json, "deploy");
+        if !preview.plan.has_changes() {
+            return Ok(ExitCode::SUCCESS);
+        }
+        if !local::confirm("Apply these changes to the stateful stack?")? {
+            println!("Nothing was changed.");
+            return Ok(ExitCode::SUCCESS);
+        }
+    }
+    let outcome = match deploy_once(g, &stage, &provider, &allow, true, args.json)? {
+        Run::Done(outcome) => outcome,
+        Run::Refused(code) => return Ok(code),
+    };
+    if args.yes {
+        show(g, &outcome, &[], args.json, "deploy");
+    }
+    if outcome.applied && !args.json {
+        let done = outcome
+            .plan
+            .changes
+            .iter()
+            .filter(|c| c.action != strata_engine::Action::NoOp)
+            .count();
+        println!(
+            "\nApplied {} to the stateful stack of stage {}.",
+            plural(done, "change"),
+            stage.name
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
+    local::stateful_only(args.stack)?;
+    let allow = local::allow_destroy(&args.allow_destroy)?;
+    let stage = Stage::load(g)?;
+    let provider = stage.provider()?;
+    let run = |execute| {
+        apply::destroy(
+            &stage.service,
+            &stage.name,
+            &stage.store,
+            &provider as &dyn Provider,
+            &allow,
+            execute,
+            "strata destroy",
+        )
+        .map_err(local::engine_error)
+    };
+    let preview = run(false)?;
+    for address in &allow.addresses {
+        if !preview.plan.changes.iter().any(|c| &c.address == address) {
+            eprintln!(
+                "warning: {address} is not managed in this stage's state; nothing to destroy"
+            );
+        }
+    }
+    show(g, &preview, &[], false, "destroy");
+    if !preview.plan.has_changes() {
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !args.yes && !local::confirm("Delete these resources and all their data?")? {
+        println!("Nothing was changed.");
+        return Ok(ExitCode::SUCCESS);
+    }
+    let outcome = run(true)?;
+    println!(
+        "\nDestroyed {} of stage {}.",
+        plural(outcome.plan.changes.len(), "resource"),
+        stage.name
+    );
+    Ok(ExitCode::SUCCESS)
+}
