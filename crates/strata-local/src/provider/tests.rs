@@ -103,7 +103,11 @@ fn a_table_is_created_adopted_and_grows_an_index_in_place_keeping_its_items() {
     ));
     let orders = resource(&after, "Orders");
     let live = p
-        .update(orders, &physical, &plan::properties(resource(&before, "Orders")))
+        .update(
+            orders,
+            &physical,
+            &plan::properties(resource(&before, "Orders")),
+        )
         .expect("update");
     assert_eq!(live.properties, plan::properties(orders));
     let read = p
@@ -129,7 +133,8 @@ fn a_table_is_created_adopted_and_grows_an_index_in_place_keeping_its_items() {
     assert_eq!(output(p, "/strata/shop/dev/Orders/stream_arn"), None);
 
     p.delete(&orders.address(), &physical).expect("delete");
-    p.delete(&orders.address(), &physical).expect("delete again");
+    p.delete(&orders.address(), &physical)
+        .expect("delete again");
     assert_eq!(p.read(&orders.address(), &physical).expect("read"), None);
     assert_eq!(output(p, "/strata/shop/dev/Orders/name"), None);
 }
@@ -158,7 +163,9 @@ fn queues_are_created_with_their_dead_letter_queue_and_read_back_as_the_manifest
         read.outputs["url"],
         "http://127.0.0.1:4566/000000000000/shop-dev-Jobs"
     );
-    let risk = p.data_at_risk(&jobs.address(), "shop-dev-Jobs").expect("risk");
+    let risk = p
+        .data_at_risk(&jobs.address(), "shop-dev-Jobs")
+        .expect("risk");
     assert_eq!(risk.messages, Some(0));
     assert_eq!(risk.to_string(), "0 messages");
 }
@@ -175,7 +182,10 @@ fn a_secure_parameter_exists_without_a_value_and_deploys_never_overwrite_it() {
     let (email, key) = (resource(&s, "Email"), resource(&s, "Key"));
     p.create(email, "/shop/dev/Email").expect("email");
     assert_eq!(
-        p.ssm.parameter("/shop/dev/Email").expect("ssm").and_then(|i| i.value),
+        p.ssm
+            .parameter("/shop/dev/Email")
+            .expect("ssm")
+            .and_then(|i| i.value),
         Some("a@example.com".to_owned())
     );
     assert_eq!(p.read(&key.address(), "/shop/dev/Key").expect("read"), None);
@@ -190,12 +200,9 @@ fn a_secure_parameter_exists_without_a_value_and_deploys_never_overwrite_it() {
 
     p.set_parameter(key, "/shop/dev/Key", "s3cr3t-value")
         .expect("set");
-    p.update(key, "/shop/dev/Key", &Value::Null).expect("deploy");
-    let stored = p
-        .ssm
-        .parameter("/shop/dev/Key")
-        .expect("ssm")
-        .expect("set");
+    p.update(key, "/shop/dev/Key", &Value::Null)
+        .expect("deploy");
+    let stored = p.ssm.parameter("/shop/dev/Key").expect("ssm").expect("set");
     assert!(stored.secure);
     assert_eq!(stored.version, 1, "a deploy wrote over the secret");
     assert_eq!(
