@@ -51,6 +51,13 @@ pub fn check(dir: &Path) -> Result<(Manifest, Result<strata_model::Checked, Diag
             dir.display()
         ));
     }
+    if path.exists() && !path.is_file() {
+        return Err(miette!(
+            help = "strata.yaml must be a regular file",
+            "{} is not a file",
+            path.display()
+        ));
+    }
     if !path.is_file() {
         let hint = if dir.join("strata.yml").is_file() {
             "rename strata.yml to strata.yaml".to_owned()

@@ -1,5 +1,26 @@
 //! Rendering for people: manifest diagnostics through miette (colour only on
-//! a terminal) and plain errors. The only module that writes to stderr.
+//! a terminal) and plain errors, and `outln!` for standard output.
+
+/// `println!` that stops quietly when the reader has gone (`strata schema |
+/// head`): a closed pipe is not an error of ours, and must not panic.
+macro_rules! outln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stdout().lock(), $($arg)*);
+    }};
+}
+pub(crate) use outln;
+
+/// `print!` with the same closed-pipe behaviour as [`outln!`].
+macro_rules! out {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let mut stdout = std::io::stdout().lock();
+        let _ = write!(stdout, $($arg)*);
+        let _ = stdout.flush();
+    }};
+}
+pub(crate) use out;
 
 use std::io::IsTerminal;
 
@@ -23,10 +44,12 @@ fn handler() -> GraphicalReportHandler {
 
 /// Renders each diagnostic with the manifest's source around it.
 pub fn render(manifest: &Manifest, diags: &Diagnostics) -> String {
-    let source = NamedSource::new(manifest.path.display().to_string(), manifest.text.clone());
+    // One shared copy of the text: each report holds the source.
+    let text: std::sync::Arc<str> = manifest.text.as_str().into();
+    let source = NamedSource::new(manifest.path.display().to_string(), text);
     let handler = handler();
     let mut out = String::new();
-    for d in &diags.0 {
+    for d in diags.0.iter().take(MAX_RENDERED) {
         if !out.is_empty() {
             out.push('\n');
         }
@@ -61,8 +84,18 @@ pub fn render(manifest: &Manifest, diags: &Diagnostics) -> String {
         // Writing into a String cannot fail.
         let _ = handler.render_report(&mut out, report.as_ref());
     }
+    if diags.0.len() > MAX_RENDERED {
+        out.push_str(&format!(
+            "\n… and {} more; `strata validate --json` lists them all\n",
+            diags.0.len() - MAX_RENDERED
+        ));
+    }
     out
 }
+
+/// A person fixes the first problems first; past this many, a longer list
+/// only scrolls them away (and each snippet costs a pass over the file).
+const MAX_RENDERED: usize = 50;
 
 const MAX_SNIPPET_LINE: usize = 240;
 

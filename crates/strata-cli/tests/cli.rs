@@ -437,3 +437,112 @@ fn dir_may_name_the_manifest_itself() {
         .code(1)
         .stderr(predicate::str::contains("is not a directory"));
 }
+
+#[test]
+fn usage_errors_exit_1_not_2() {
+    // 2 is reserved for "the plan has changes" (SPEC §3).
+    strata().arg("bogus").assert().code(1);
+    strata().args(["validate", "--bogus"]).assert().code(1);
+    strata().arg("--help").assert().success();
+}
+
+#[test]
+fn a_closed_pipe_is_not_a_panic() {
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("strata"))
+        .arg("schema")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    // Close our end at once, as `strata schema | head -c0` would.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().expect("exits");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(out.status.success(), "{:?} {stderr}", out.status);
+}
+
+#[test]
+fn many_errors_are_capped_for_people_and_complete_in_json() {
+    let tables: String = (0..80)
+        .map(|i| format!("    T{i}: {{ partition_key: pk:S, colour: red }}\n"))
+        .collect();
+    let dir = service(format!("service: s\nstateful:\n  tables:\n{tables}"));
+    let assert = strata()
+        .args(["validate", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
+    assert!(
+        stderr.contains("… and 30 more; `strata validate --json` lists them all"),
+        "{stderr}"
+    );
+    let assert = strata()
+        .args(["validate", "--json", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).expect("json");
+    assert_eq!(v["diagnostics"].as_array().expect("list").len(), 80);
+}
+
+#[test]
+fn validate_json_without_a_manifest_is_still_json() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let assert = strata()
+        .args(["validate", "--json", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1);
+    let v: serde_json::Value = serde_json::from_slice(&assert.get_output().stdout).expect("json");
+    assert_eq!(v["valid"], false);
+    assert!(
+        v["error"]
+            .as_str()
+            .expect("message")
+            .contains("no strata.yaml")
+    );
+}
+
+#[test]
+fn serve_refuses_a_stage_the_manifest_does_not_declare() {
+    let dir = service("service: shop\n");
+    strata()
+        .args(["serve", "--aws-port", "0", "--stage", "prdo", "--dir"])
+        .arg(dir.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("stage `prdo` is not declared"));
+    assert!(!dir.path().join(".strata").exists(), "nothing was created");
+    let bare = tempfile::tempdir().expect("temp dir");
+    strata()
+        .args([
+            "serve",
+            "--aws-port",
+            "0",
+            "--stage",
+            "../../escape",
+            "--dir",
+        ])
+        .arg(bare.path())
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains("is not a stage name"));
+}
+
+#[test]
+fn init_adds_strata_to_an_existing_gitignore() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(dir.path().join(".gitignore"), "target").expect("write");
+    strata()
+        .arg("init")
+        .arg(dir.path())
+        .args(["--name", "shop"])
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join(".gitignore")).expect("read"),
+        "target\n.strata/\n"
+    );
+}

@@ -197,6 +197,21 @@ impl Decode for i64 {
         let s = scalar(node, cx, "an integer")?;
         match (s.plain, s.as_int()) {
             (true, Some(n)) => Some(n),
+            (true, None) if s.text.chars().all(|c| c.is_ascii_digit() || c == '-') => {
+                cx.report(
+                    Diagnostic::error(
+                        Problem::WrongType {
+                            expected: "an integer",
+                            found: "a number too large",
+                        },
+                        node.span,
+                    )
+                    .help(
+                        "no setting takes a number this large; see the limits in `strata schema`",
+                    ),
+                );
+                None
+            }
             _ => {
                 cx.wrong_type(node, "an integer");
                 None
@@ -209,10 +224,16 @@ impl<T: Decode> Decode for Vec<T> {
     fn decode(node: &Node, cx: &mut Cx) -> Option<Self> {
         match &node.kind {
             NodeKind::Seq(items) => {
-                // Decode every item so each one's mistakes are reported.
-                let decoded: Vec<Option<T>> =
-                    items.iter().map(|item| T::decode(item, cx)).collect();
-                decoded.into_iter().collect()
+                // Decode every item so each one's mistakes are reported, and
+                // keep the good ones so the checks that look across items (a
+                // route declared twice, a queue that does not exist) still run.
+                // A broken item is already reported, so the file fails anyway.
+                Some(
+                    items
+                        .iter()
+                        .filter_map(|item| T::decode(item, cx))
+                        .collect(),
+                )
             }
             _ => {
                 cx.wrong_type(node, "a list");
@@ -375,7 +396,10 @@ impl<'n> MapReader<'n> {
                 cx.report(split_violation(key, kind));
                 continue;
             }
-            let near = did_you_mean(&key.text, self.keys.iter().copied());
+            // A misspelling is short; comparing a huge key costs time for nothing.
+            let near = (key.text.len() <= 64)
+                .then(|| did_you_mean(&key.text, self.keys.iter().copied()))
+                .flatten();
             suggested.extend(near);
             let help = match near {
                 Some(near) => format!("did you mean `{near}`?"),
@@ -385,7 +409,7 @@ impl<'n> MapReader<'n> {
             cx.report(
                 Diagnostic::error(
                     Problem::UnknownKey {
-                        key: key.text.clone(),
+                        key: shorten(&key.text),
                         owner: self.owner,
                     },
                     key.span,
@@ -406,6 +430,14 @@ impl<'n> MapReader<'n> {
                 .label(format!("`{key}` is needed here")),
             );
         }
+    }
+}
+
+/// At most 80 characters of user text in a message; the span shows the rest.
+pub fn shorten(text: &str) -> String {
+    match text.char_indices().nth(80) {
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+        None => text.to_owned(),
     }
 }
 

@@ -287,10 +287,19 @@ impl Decode for RawEvent {
                     "start the event with one of {}",
                     one_of(Self::KINDS)
                 ));
+                // Serverless Framework and SAM names for the same events.
+                let known_as = |key: &str| match key {
+                    "sqs" | "SQS" => Some("queue"),
+                    "s3" | "S3" => Some("bucket"),
+                    "httpApi" | "HttpApi" | "Api" | "api" => Some("http"),
+                    "Schedule" | "cron" | "rate" => Some("schedule"),
+                    _ => None,
+                };
                 if let NodeKind::Map(entries) = &node.kind
                     && let Some((key, _)) = entries.first()
-                    && let Some(near) =
+                    && let Some(near) = known_as(&key.text).or_else(|| {
                         crate::diagnostic::did_you_mean(&key.text, Self::KINDS.iter().copied())
+                    })
                 {
                     d = Diagnostic::error(
                         Problem::UnknownKey {

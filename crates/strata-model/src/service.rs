@@ -53,6 +53,18 @@ name_type!(
     /// A stage: `dev`, `prod`, ...
     StageName
 );
+
+impl StageName {
+    /// 1-20 lowercase letters, digits and `-`, starting with a letter: part of
+    /// physical names and of the `.strata/<stage>` folder, so never a path.
+    pub fn is_valid(name: &str) -> bool {
+        name.len() <= 20
+            && name.starts_with(|c: char| c.is_ascii_lowercase())
+            && name
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+    }
+}
 name_type!(
     /// A stateful resource's logical name (`Orders`): letters and digits.
     ResourceName

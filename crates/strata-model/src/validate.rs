@@ -2,7 +2,7 @@
 //! stacks, limits AWS enforces, and the files a function needs. Turns a
 //! [`RawManifest`] into a [`Service`], reporting every problem it finds.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::CodeTree;
 use crate::decode::{Cx, Entries, Spanned};
@@ -150,7 +150,7 @@ fn is_logical_name(n: &str) -> bool {
         && n.chars().all(|c| c.is_ascii_alphanumeric())
 }
 
-const LOGICAL_NAME_RULE: &str = "names are 1-64 letters and digits, starting with a letter (they become CloudFormation logical ids)";
+const LOGICAL_NAME_RULE: &str = "names are 1-64 ASCII letters and digits, starting with a letter (they become CloudFormation logical ids)";
 
 fn stages(raw: &RawManifest, cx: &mut Cx) -> Vec<Stage> {
     let mut stages = vec![Stage {
@@ -160,11 +160,7 @@ fn stages(raw: &RawManifest, cx: &mut Cx) -> Vec<Stage> {
     }];
     for (name, stage) in raw.stages.iter().flat_map(Entries::iter) {
         let n = &name.value;
-        let ok = n.len() <= 20
-            && n.starts_with(|c: char| c.is_ascii_lowercase())
-            && n.chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !ok {
+        if !StageName::is_valid(n) {
             invalid_name(
                 cx,
                 "stage",
@@ -248,7 +244,7 @@ fn stateful(raw: &RawStateful, cx: &mut Cx) -> CheckedStateful {
     let mut declared: HashMap<String, ResourceKind> = HashMap::new();
     let mut first_span: HashMap<String, Span> = HashMap::new();
     let mut env_names: HashMap<String, (String, Span)> = HashMap::new();
-    let mut valid_names: Vec<String> = Vec::new();
+    let mut valid_names: HashSet<String> = HashSet::new();
     let kinds = [
         (
             ResourceKind::Table,
@@ -305,7 +301,7 @@ fn stateful(raw: &RawStateful, cx: &mut Cx) -> CheckedStateful {
                 continue;
             }
             env_names.insert(var, (name.value.clone(), name.span));
-            valid_names.push(name.value.clone());
+            valid_names.insert(name.value.clone());
         }
     }
     let valid = |name: &Spanned<String>| valid_names.contains(&name.value);
@@ -333,6 +329,7 @@ fn stateful(raw: &RawStateful, cx: &mut Cx) -> CheckedStateful {
         );
     }
     let queues: Vec<_> = raw.queues.iter().flat_map(Entries::iter).collect();
+    dead_letter_cycles(&queues, cx);
     for (name, q) in &queues {
         push(
             name,
@@ -661,6 +658,49 @@ fn queue(
         delay: delay?,
         dead_letter: dead_letter?,
     })
+}
+
+/// Queues that redrive to each other in a ring: SQS and CloudFormation both
+/// refuse that (each queue would need the other to exist first).
+fn dead_letter_cycles(queues: &[(&Spanned<String>, &RawQueue)], cx: &mut Cx) {
+    let next: HashMap<&str, &Spanned<String>> = queues
+        .iter()
+        .filter_map(|(name, q)| {
+            q.dead_letter
+                .as_ref()
+                .map(|d| (name.value.as_str(), &d.value.queue))
+        })
+        .collect();
+    let mut reported: HashSet<&str> = HashSet::new();
+    for (start, _) in queues {
+        let start = start.value.as_str();
+        let mut ring = vec![start];
+        let mut at = start;
+        while let Some(target) = next.get(at) {
+            at = target.value.as_str();
+            if at == start || ring.contains(&at) {
+                break;
+            }
+            ring.push(at);
+        }
+        // A one-queue ring is reported as "its own dead-letter queue" already;
+        // a chain that runs into a ring elsewhere is reported from that ring.
+        if at != start || ring.len() < 2 || ring.iter().any(|q| reported.contains(q)) {
+            continue;
+        }
+        reported.extend(ring.iter().copied());
+        let span = next[start].span;
+        let path = ring
+            .iter()
+            .chain([&start])
+            .map(|q| format!("`{q}`"))
+            .collect::<Vec<_>>()
+            .join(" -> ");
+        cx.report(
+            Diagnostic::error(Problem::InvalidDeadLetter { reason: format!("dead-letter queues form a ring: {path}") }, span)
+                .help("a dead-letter queue must not send its own failures back; give the last queue of the chain no `dead_letter`"),
+        );
+    }
 }
 
 /// "did you mean" plus the list of candidates, for a name that refers to nothing.

@@ -3,6 +3,7 @@
 //! applies plans again under the lock, so the safety rules are checked on
 //! exactly what is applied.
 
+use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -61,7 +62,7 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
         if !local::confirm("Apply these changes to the stateful stack?")? {
-            println!("Nothing was changed.");
+            outln!("Nothing was changed.");
             return Ok(ExitCode::SUCCESS);
         }
     }
@@ -79,7 +80,7 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
             .iter()
             .filter(|c| c.action != strata_engine::Action::NoOp)
             .count();
-        println!(
+        outln!(
             "\nApplied {} to the stateful stack of stage {}.",
             plural(done, "change"),
             stage.name
@@ -118,11 +119,11 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
         return Ok(ExitCode::SUCCESS);
     }
     if !args.yes && !local::confirm("Delete these resources and all their data?")? {
-        println!("Nothing was changed.");
+        outln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
     let outcome = run(true)?;
-    println!(
+    outln!(
         "\nDestroyed {} of stage {}.",
         plural(outcome.plan.changes.len(), "resource"),
         stage.name

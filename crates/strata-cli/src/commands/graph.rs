@@ -1,5 +1,6 @@
 //! `strata graph`: the two stacks and the links between them, as text, dot or JSON.
 
+use crate::report::outln;
 use std::fmt::Write;
 use std::process::ExitCode;
 
@@ -20,7 +21,7 @@ pub fn run(g: &Global, format: GraphFormat) -> Result<ExitCode> {
             serde_json::to_string_pretty(&to_json(&service, stage)).expect("serializable")
         }
     };
-    println!("{}", out.trim_end());
+    outln!("{}", out.trim_end());
     Ok(ExitCode::SUCCESS)
 }
 
@@ -83,8 +84,8 @@ fn text(service: &Service, stage: &Stage) -> String {
     let resources = &service.stateful.resources;
     let _ = writeln!(
         out,
-        "stateful stack ({} resources, changed only through a plan)",
-        resources.len()
+        "stateful stack ({}, changed only through a plan)",
+        crate::report::plural(resources.len(), "resource")
     );
     let width = resources
         .iter()
@@ -109,8 +110,8 @@ fn text(service: &Service, stage: &Stage) -> String {
     let functions = &service.stateless.functions;
     let _ = writeln!(
         out,
-        "\nstateless stack ({} functions, replaced freely)",
-        functions.len()
+        "\nstateless stack ({}, replaced freely)",
+        crate::report::plural(functions.len(), "function")
     );
     for f in functions {
         let events: Vec<String> = f.events.iter().map(|e| e.summary()).collect();
@@ -129,7 +130,11 @@ fn text(service: &Service, stage: &Stage) -> String {
         );
     }
     let links = service.links();
-    let _ = writeln!(out, "\nlinks ({}, all stateless -> stateful)", links.len());
+    let _ = writeln!(
+        out,
+        "\n{} (all stateless -> stateful)",
+        crate::report::plural(links.len(), "link")
+    );
     for l in &links {
         let what = match &l.relation {
             Relation::Uses { access } => format!("uses {access}"),

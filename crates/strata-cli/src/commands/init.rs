@@ -1,5 +1,6 @@
 //! `strata init`: a small service that validates and runs as it is.
 
+use crate::report::outln;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -16,7 +17,7 @@ import uuid
 import boto3
 
 # AWS_ENDPOINT_URL, credentials and region come from the environment, on AWS
-# and under `strata dev` alike; ITEMS_TABLE is injected by `uses`.
+# and on the local target alike; ITEMS_TABLE is injected by `uses`.
 table = boto3.resource("dynamodb").Table(os.environ["ITEMS_TABLE"])
 
 
@@ -64,6 +65,7 @@ pub fn run(dir: &Path, name: Option<&str>) -> Result<ExitCode> {
     let handler = dir.join("src").join("app.py");
     if handler.exists() {
         return Err(miette!(
+            help = "run `strata init` in a new folder, or write strata.yaml by hand (`strata schema` describes it)",
             "{} already exists; nothing was written",
             handler.display()
         ));
@@ -83,10 +85,15 @@ pub fn run(dir: &Path, name: Option<&str>) -> Result<ExitCode> {
     );
     // Check what we are about to write, so a bad --name fails before any file exists.
     if let Err(diags) = strata_model::check_str(&yaml, &Scaffold) {
-        let text = strata_model::diagnostic::render_plain(FILE_NAME, &yaml, &diags);
+        let problems: Vec<String> = diags.errors().map(|d| d.problem.to_string()).collect();
+        let help = diags
+            .errors()
+            .find_map(|d| d.help.clone())
+            .unwrap_or_default();
         return Err(miette!(
-            help = "pick a name of lowercase letters, digits and `-`",
-            "cannot scaffold this service:\n{text}"
+            help = help,
+            "cannot scaffold this service: {}; nothing was written",
+            problems.join("; ")
         ));
     }
     std::fs::create_dir_all(dir.join("src"))
@@ -98,16 +105,26 @@ pub fn run(dir: &Path, name: Option<&str>) -> Result<ExitCode> {
     std::fs::write(&manifest, yaml)
         .into_diagnostic()
         .wrap_err_with(|| format!("cannot write {}", manifest.display()))?;
+    // Local data and state live in .strata/; they must never be committed.
     let ignore = dir.join(".gitignore");
-    if !ignore.exists() {
-        std::fs::write(&ignore, ".strata/\n").into_diagnostic()?;
+    let existing = std::fs::read_to_string(&ignore).unwrap_or_default();
+    if !existing
+        .lines()
+        .any(|l| matches!(l.trim(), ".strata" | ".strata/" | "/.strata" | "/.strata/"))
+    {
+        let separator = if existing.is_empty() || existing.ends_with('\n') {
+            ""
+        } else {
+            "\n"
+        };
+        std::fs::write(&ignore, format!("{existing}{separator}.strata/\n")).into_diagnostic()?;
     }
-    println!(
+    outln!(
         "created {} (service {service}) and {}",
         manifest.display(),
         handler.display()
     );
-    println!(
+    outln!(
         "next: strata validate --dir {0} && strata graph --dir {0}",
         dir.display()
     );

@@ -3,6 +3,7 @@
 //! provider over the locked data directory, `--allow-destroy` parsing, the
 //! confirmation prompt and the exact command lines printed as advice.
 
+use crate::report::out;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
@@ -156,7 +157,7 @@ pub fn confirm(question: &str) -> Result<bool> {
             "{question} (no terminal to ask on)"
         ));
     }
-    print!("{question} [y/N] ");
+    out!("{question} [y/N] ");
     std::io::stdout().flush().ok();
     let mut answer = String::new();
     std::io::stdin()

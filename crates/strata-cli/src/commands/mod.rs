@@ -13,6 +13,7 @@ mod state;
 mod synth;
 mod validate;
 
+use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -25,7 +26,7 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Validate { json } => validate::run(g, json),
         Command::Graph { format } => graph::run(g, format),
         Command::Schema => {
-            println!("{}", schema_text());
+            outln!("{}", schema_text());
             Ok(ExitCode::SUCCESS)
         }
         Command::Init { dir, name } => init::run(dir.as_deref().unwrap_or(&g.dir), name.as_deref()),

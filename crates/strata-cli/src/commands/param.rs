@@ -3,6 +3,7 @@
 //! sealed with the stage's key and never printed, logged or kept anywhere
 //! else; deploys never overwrite them.
 
+use crate::report::outln;
 use std::io::Read;
 use std::process::ExitCode;
 
@@ -63,7 +64,7 @@ pub fn set(g: &Global, name: &str, value: &str) -> Result<ExitCode> {
     provider
         .set_parameter(resource, &physical, &value)
         .map_err(|e| miette!("{e}"))?;
-    println!(
+    outln!(
         "Set {address} ({physical}){}.",
         if parameter.secure {
             ", stored encrypted"

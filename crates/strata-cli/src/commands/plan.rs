@@ -2,6 +2,8 @@
 //! stage, changing nothing. It still takes the stack's lock and reconciles a
 //! run that was killed, so the plan is made against what really exists.
 
+use crate::report::out;
+use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -53,7 +55,7 @@ pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, com
     if json {
         let mut value = serde_json::to_value(outcome).expect("an outcome serializes");
         value["refusals"] = serde_json::to_value(refusals).expect("refusals serialize");
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&value).expect("a JSON value serializes")
         );
@@ -61,11 +63,11 @@ pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, com
     }
     let preamble = plan_text::preamble(outcome.stale_lock.as_ref(), &outcome.reconciled);
     eprint!("{preamble}");
-    print!("{}", plan_text::plan(outcome));
+    out!("{}", plan_text::plan(outcome));
     let prefix = local::prefix(g);
     let hints = plan_text::renames(&outcome.plan.renames, &prefix);
     if !hints.is_empty() {
-        print!("\n{hints}");
+        out!("\n{hints}");
     }
     if !refusals.is_empty() {
         eprint!("\n{}", plan_text::refusal(refusals, &prefix, command));

@@ -5,6 +5,7 @@
 //! The first line on stdout is the address, with the real port when
 //! `--aws-port 0` asked the OS for one; tests and scripts read it from there.
 
+use crate::report::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -21,7 +22,10 @@ use strata_local::{AccessRegistry, DataDir, Endpoint, EndpointConfig};
 use crate::cli::{Global, ServeArgs};
 
 pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
-    let data_path = args.data.clone().unwrap_or_else(|| default_data_dir(g));
+    let data_path = match &args.data {
+        Some(path) => path.clone(),
+        None => default_data_dir(g)?,
+    };
     let data = DataDir::open(&data_path).into_diagnostic()?;
     let dynamodb = DynamoDb::open(&data, args.durability).into_diagnostic()?;
     let ttl_dynamodb = dynamodb.clone();
@@ -43,8 +47,8 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         let endpoint = Endpoint::bind(&config, services, Arc::new(AccessRegistry::new()))
             .await
             .into_diagnostic()?;
-        println!("AWS endpoint listening on http://{}", endpoint.local_addr());
-        println!(
+        outln!("AWS endpoint listening on http://{}", endpoint.local_addr());
+        outln!(
             "data in {} (durability: {})",
             data.path().display(),
             args.durability
@@ -66,6 +70,25 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
 }
 
 /// `.strata/<stage>/data` beside the manifest.
-fn default_data_dir(g: &Global) -> PathBuf {
-    g.dir.join(".strata").join(&g.stage).join("data")
+/// `<dir>/.strata/<stage>/data`, for a stage the manifest declares (or any
+/// well-formed stage name when there is no manifest: `serve` works alone too).
+/// A typo must not start an empty store that looks like lost data.
+fn default_data_dir(g: &Global) -> Result<PathBuf> {
+    if !g.dir.is_dir() {
+        return Err(miette::miette!(
+            help = "pass the folder that holds strata.yaml, or `--data DIR` for a store of its own",
+            "{} is not a directory",
+            g.dir.display()
+        ));
+    }
+    if g.dir.join(crate::manifest::FILE_NAME).exists() {
+        crate::manifest::load(&g.dir, &g.stage)?;
+    } else if !strata_model::StageName::is_valid(&g.stage) {
+        return Err(miette::miette!(
+            help = "a stage name is lowercase letters, digits and `-`, starting with a letter",
+            "`{}` is not a stage name",
+            g.stage
+        ));
+    }
+    Ok(g.dir.join(".strata").join(&g.stage).join("data"))
 }

@@ -2,6 +2,7 @@
 //! needed), `state mv` (a rename that keeps the real resource and its data)
 //! and `unlock` (clear the lock record of a process that died).
 
+use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::{Result, miette};
@@ -33,14 +34,14 @@ pub fn outputs(g: &Global, json: bool) -> Result<ExitCode> {
                 )
             })
             .collect();
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&by_address).expect("a JSON value serializes")
         );
         return Ok(ExitCode::SUCCESS);
     }
     if state.resources.is_empty() {
-        println!(
+        outln!(
             "Nothing is deployed in stage {}; run `{} deploy` first.",
             stage.name,
             local::prefix(g)
@@ -49,11 +50,12 @@ pub fn outputs(g: &Global, json: bool) -> Result<ExitCode> {
     }
     let service = stage.service.name.as_str();
     for (address, resource) in &state.resources {
-        println!("{address}");
+        outln!("{address}");
         for (attr, value) in &resource.outputs {
-            println!(
+            outln!(
                 "  {attr:<11} {value}   (/strata/{service}/{}/{}/{attr})",
-                stage.name, address.name
+                stage.name,
+                address.name
             );
         }
     }
@@ -95,7 +97,7 @@ pub fn mv(g: &Global, old: &str, new: &str) -> Result<ExitCode> {
         (None, None) => String::new(),
     };
     provider.unpublish(&from).map_err(|e| miette!("{e}"))?;
-    println!(
+    outln!(
         "Moved {from} to {to} in state; {physical} and its data are unchanged.\n\
          `{} plan` should now show no change for {to}.",
         local::prefix(g)
@@ -111,17 +113,17 @@ pub fn unlock(g: &Global, stack: StackArg, yes: bool) -> Result<ExitCode> {
         StackArg::All => &[StackKind::Stateful, StackKind::Stateless],
     };
     if !yes && !local::confirm("Release the lock left by a process that is gone?")? {
-        println!("Nothing was changed.");
+        outln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
     for &kind in stacks {
         match stage.store.unlock(kind) {
-            Ok(Some(info)) => println!(
+            Ok(Some(info)) => outln!(
                 "Released the {} lock left by {info}.\nThat run was interrupted: the next plan \
                  or deploy reconciles what it left half done.",
                 kind.as_str()
             ),
-            Ok(None) => println!("The {} stack was not locked.", kind.as_str()),
+            Ok(None) => outln!("The {} stack was not locked.", kind.as_str()),
             Err(StoreError::Lock(LockError::Held { stack, holder })) => {
                 return Err(miette!(
                     help = format!(

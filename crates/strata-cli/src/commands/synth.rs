@@ -2,6 +2,7 @@
 //! and the code zips of an aws stage, written to a folder for review, CI
 //! diffs or a deploy by other tools.
 
+use crate::report::outln;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -30,14 +31,14 @@ pub fn run(g: &Global, out: Option<&Path>) -> Result<ExitCode> {
     remove_stale_zips(&out, &files)?;
 
     let t = &synthesis.templates;
-    println!("wrote {} to {}", plural(files.len(), "file"), out.display());
+    outln!("wrote {} to {}", plural(files.len(), "file"), out.display());
     for stack in [&t.stateful, &t.stateless] {
         let how = if stack.rendered.needs_upload() {
             "deploy uploads it to S3 first"
         } else {
             "small enough to send inline"
         };
-        println!(
+        outln!(
             "  {}  {} bytes compact ({how})",
             stack.file_name(),
             stack.rendered.compact_len
@@ -45,11 +46,11 @@ pub fn run(g: &Global, out: Option<&Path>) -> Result<ExitCode> {
     }
     // The stack policy and the code-key map: the files after the two templates.
     for (name, _) in files.iter().skip(2).take(2) {
-        println!("  {name}");
+        outln!("  {name}");
     }
     for asset in &synthesis.code {
         let names: Vec<&str> = asset.functions.iter().map(|f| f.as_str()).collect();
-        println!(
+        outln!(
             "  {}  {} bytes, {} from {} ({})",
             asset.package.file_name(),
             asset.package.bytes.len(),

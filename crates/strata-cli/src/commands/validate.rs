@@ -1,5 +1,6 @@
 //! `strata validate`: every problem of strata.yaml at once.
 
+use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -12,7 +13,19 @@ use crate::manifest::{self, Manifest};
 use crate::report;
 
 pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
-    let (manifest, checked) = manifest::check(&g.dir)?;
+    let (manifest, checked) = match manifest::check(&g.dir) {
+        Ok(found) => found,
+        // CI reading --json gets JSON even when there is no manifest to read.
+        Err(err) if as_json => {
+            let v = serde_json::json!({ "file": null, "valid": false, "error": err.to_string(), "diagnostics": [] });
+            outln!(
+                "{}",
+                serde_json::to_string_pretty(&v).expect("serializable")
+            );
+            return Ok(ExitCode::from(1));
+        }
+        Err(err) => return Err(err),
+    };
     let diags = match &checked {
         Ok(c) => &c.warnings,
         Err(d) => d,
@@ -22,7 +35,7 @@ pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
         manifest::stage_of(&c.service, &g.stage)?;
     }
     if as_json {
-        println!(
+        outln!(
             "{}",
             serde_json::to_string_pretty(&to_json(&manifest, diags, checked.is_ok()))
                 .expect("serializable")
@@ -35,7 +48,7 @@ pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
             if !as_json {
                 let s = &c.service;
                 let links = s.links().len();
-                println!(
+                outln!(
                     "{} is valid: service {}, {}, {}, {}",
                     manifest.path.display(),
                     s.name,
