@@ -6,6 +6,8 @@
 //! hostile input (alias bombs, deep nesting, huge files) is cut off with a
 //! clear diagnostic before it costs memory or time.
 
+use std::collections::HashMap;
+
 use saphyr_parser::{Event, Marker, Parser, ScalarStyle};
 
 use crate::diagnostic::{Diagnostic, Diagnostics, Problem, Span};
@@ -160,6 +162,9 @@ enum Frame {
         start: Span,
         anchor: usize,
         entries: Vec<(Key, Node)>,
+        /// Where each key was first written: finds duplicates without a scan,
+        /// so a map of many thousand keys stays linear.
+        first: HashMap<String, Span>,
         pending_key: Option<Result<Key, ()>>,
     },
 }
@@ -242,6 +247,7 @@ impl Builder<'_> {
                         start: span,
                         anchor,
                         entries: vec![],
+                        first: HashMap::new(),
                         pending_key: None,
                     },
                     span,
@@ -344,6 +350,7 @@ impl Builder<'_> {
             Some(Frame::Seq { items, .. }) => items.push(node),
             Some(Frame::Map {
                 entries,
+                first,
                 pending_key,
                 ..
             }) => match pending_key.take() {
@@ -356,7 +363,7 @@ impl Builder<'_> {
                         *pending_key = Some(Err(()));
                         return Ok(());
                     };
-                    if let Some((first, _)) = entries.iter().find(|(k, _)| k.text == scalar.text) {
+                    if let Some(first) = first.get(&scalar.text) {
                         self.diags.push(
                             Diagnostic::error(
                                 Problem::DuplicateKey {
@@ -365,10 +372,11 @@ impl Builder<'_> {
                                 node.span,
                             )
                             .label("defined again here")
-                            .related(first.span, "first defined here")
+                            .related(*first, "first defined here")
                             .help("YAML keeps only one of them; remove or merge the other"),
                         );
                     }
+                    first.entry(scalar.text.clone()).or_insert(node.span);
                     *pending_key = Some(Ok(Key {
                         text: scalar.text,
                         span: node.span,
@@ -378,7 +386,7 @@ impl Builder<'_> {
                 Some(Ok(key)) => {
                     // Keep the first of duplicate keys (the duplicate is reported) so
                     // the rest of the file is still checked against something sensible.
-                    if !entries.iter().any(|(k, _)| k.text == key.text) {
+                    if first.get(&key.text) == Some(&key.span) {
                         entries.push((key, node));
                     }
                 }
