@@ -3,18 +3,11 @@ strata.yaml the test rewrites, the real `strata` binary run on it, and
 `strata serve` started on the stage's data directory (after a deploy, never
 during one) to look at the data with boto3."""
 
-import importlib.util
-import pathlib
 import subprocess
 
 import pytest
 
-_SHARED = pathlib.Path(__file__).resolve().parents[1] / "dynamodb" / "conftest.py"
-_spec = importlib.util.spec_from_file_location("strata_server_fixtures", _SHARED)
-server_fixtures = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(server_fixtures)
-Server = server_fixtures.Server
-strata_bin = server_fixtures.strata_bin
+from strata_server import Server, strata_bin
 
 
 class Service:
