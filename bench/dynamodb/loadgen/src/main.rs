@@ -162,8 +162,7 @@ async fn setup(args: &Args) -> Result<(), String> {
     let create = format!(
         r#"{{"TableName":"{table}","BillingMode":"PAY_PER_REQUEST",
             "KeySchema":[{{"AttributeName":"pk","KeyType":"HASH"}},{{"AttributeName":"sk","KeyType":"RANGE"}}],
-            "AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"sk","AttributeType":"N"}}],
-            "ProvisionedThroughput":{{"ReadCapacityUnits":1000,"WriteCapacityUnits":1000}}}}"#
+            "AttributeDefinitions":[{{"AttributeName":"pk","AttributeType":"S"}},{{"AttributeName":"sk","AttributeType":"N"}}]}}"#
     );
     let (status, body) = conn.call("CreateTable", create).await?;
     if status != 200 {
