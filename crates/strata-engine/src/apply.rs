@@ -68,10 +68,65 @@ pub fn stateful(
     execute: bool,
     command: &str,
 ) -> Result<Outcome, ApplyError> {
+    run(
+        service,
+        stage,
+        store,
+        provider,
+        allow,
+        execute,
+        command,
+        |state| Plan::stateful(service, state, allow, |r| provider.physical_id(r)),
+    )
+}
+
+/// `destroy --stack stateful`: delete exactly the managed resources `allow`
+/// names (every one for `--allow-destroy all`), with their data. Addresses
+/// it does not name stay managed and untouched; nothing else in the manifest
+/// is applied. Lock, reconcile and journal as for [`stateful`].
+pub fn destroy(
+    service: &Service,
+    stage: &str,
+    store: &StateStore,
+    provider: &dyn Provider,
+    allow: &AllowDestroy,
+    execute: bool,
+    command: &str,
+) -> Result<Outcome, ApplyError> {
+    run(
+        service,
+        stage,
+        store,
+        provider,
+        allow,
+        execute,
+        command,
+        |state| {
+            let mut plan = Plan::destroy(state);
+            plan.changes.retain(|c| allow.allows(&c.address));
+            plan
+        },
+    )
+}
+
+/// The one way a stateful plan runs: under the lock, after reconciling,
+/// with the data at risk counted and the safety rules checked before anything
+/// is applied. `make_plan` decides what the run is about.
+#[allow(clippy::too_many_arguments)]
+fn run(
+    service: &Service,
+    stage: &str,
+    store: &StateStore,
+    provider: &dyn Provider,
+    allow: &AllowDestroy,
+    execute: bool,
+    command: &str,
+    make_plan: impl FnOnce(&StackState) -> Plan,
+) -> Result<Outcome, ApplyError> {
     let lock = store.lock(StackKind::Stateful, command)?;
     let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
     let reconciled = reconcile(&mut state, store, provider)?;
-    let mut plan = Plan::stateful(service, &state, allow, |r| provider.physical_id(r));
+    let mut plan = make_plan(&state);
     for change in plan
         .changes
         .iter_mut()
@@ -96,41 +151,6 @@ pub fn stateful(
     if applied {
         apply(&plan, service, &mut state, store, provider, command)?;
     }
-    drop(lock);
-    Ok(Outcome {
-        plan,
-        stale_lock,
-        reconciled,
-        applied,
-    })
-}
-
-/// `destroy --stack stateful`: delete exactly the managed resources `allow`
-/// names (every one for `--allow-destroy all`), with their data. Addresses
-/// it does not name stay managed and untouched; nothing else in the manifest
-/// is applied. Lock, reconcile and journal as for [`stateful`].
-pub fn destroy(
-    service: &Service,
-    stage: &str,
-    store: &StateStore,
-    provider: &dyn Provider,
-    allow: &AllowDestroy,
-    execute: bool,
-    command: &str,
-) -> Result<Outcome, ApplyError> {
-    let lock = store.lock(StackKind::Stateful, command)?;
-    let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
-    let reconciled = reconcile(&mut state, store, provider)?;
-    let mut plan = Plan::destroy(&state);
-    plan.changes.retain(|c| allow.allows(&c.address));
-    for change in &mut plan.changes {
-        change.data_at_risk = Some(provider.data_at_risk(&change.address, &change.physical_id)?);
-    }
-    let applied = execute && plan.has_changes();
-    if applied {
-        apply(&plan, service, &mut state, store, provider, command)?;
-    }
-    let stale_lock = lock.taken_over.clone();
     drop(lock);
     Ok(Outcome {
         plan,

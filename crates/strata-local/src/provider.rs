@@ -347,7 +347,7 @@ fn table_name(arn: &str) -> String {
 
 /// An error and its sources as one line: the engine reports a message, and
 /// the useful part (the SQLite error, the engine's reason) is often a source.
-fn chain(error: &dyn std::error::Error) -> String {
+pub fn chain(error: &dyn std::error::Error) -> String {
     let mut text = error.to_string();
     let mut source = error.source();
     while let Some(e) = source {

@@ -182,16 +182,4 @@ pub fn engine_error(e: ApplyError) -> miette::Report {
 }
 
 /// An error and its sources on one line.
-pub fn chain(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let more = e.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        source = e.source();
-    }
-    text
-}
+pub use strata_local::provider::chain;
