@@ -12,6 +12,7 @@ import re
 import signal
 import subprocess
 import threading
+import time
 
 import boto3
 import pytest
@@ -105,3 +106,78 @@ def client_for(server, service, access_key="AKIDDEVELOPER"):
         aws_secret_access_key="not-checked-locally",
         config=Config(retries={"max_attempts": 1, "mode": "standard"}, read_timeout=40),
     )
+
+
+class DevServer:
+    """One `strata dev` process on free ports. Its stdout is read on a
+    thread into `lines`, so tests can wait for a swap or a log line."""
+
+    AWS = re.compile(r"AWS endpoint\s+(http://127\.0\.0\.1:\d+)")
+    HTTP = re.compile(r"HTTP API\s+(http://127\.0\.0\.1:\d+)")
+
+    def __init__(self, service_dir, extra_args=(), env=None):
+        self.service_dir = str(service_dir)
+        self.proc = subprocess.Popen(
+            [strata_bin(), "dev", "--dir", self.service_dir, "--port", "0", "--aws-port", "0", *extra_args],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.lines = []
+        self.errors = []
+        self._changed = threading.Condition()
+        self.url = None
+        self.http_url = None
+        threading.Thread(target=self._read, args=(self.proc.stdout, self.lines), daemon=True).start()
+        threading.Thread(target=self._read, args=(self.proc.stderr, self.errors), daemon=True).start()
+        if not self.wait_for_line(lambda line: line.startswith("ready in"), timeout=120):
+            self.proc.kill()
+            raise AssertionError(
+                "strata dev did not become ready:\n"
+                + "\n".join(self.lines)
+                + "\nstderr:\n"
+                + "\n".join(self.errors)
+            )
+        for line in self.lines:
+            if m := self.AWS.search(line):
+                self.url = m.group(1)
+            if m := self.HTTP.search(line):
+                self.http_url = m.group(1)
+
+    def _read(self, stream, into):
+        for line in stream:
+            with self._changed:
+                into.append(line.rstrip("\n"))
+                self._changed.notify_all()
+
+    def wait_for_line(self, predicate, timeout=30, start=0, stream="stdout"):
+        """Wait for a line (from index `start` on) that satisfies `predicate`;
+        returns it, or None on timeout or exit."""
+        lines = self.lines if stream == "stdout" else self.errors
+        deadline = time.monotonic() + timeout
+        with self._changed:
+            while True:
+                for line in lines[start:]:
+                    if predicate(line):
+                        return line
+                left = deadline - time.monotonic()
+                if left <= 0 or self.proc.poll() is not None:
+                    return None
+                self._changed.wait(min(left, 0.5))
+
+    def client(self, service, access_key="AKIDDEVELOPER"):
+        return client_for(self, service, access_key)
+
+    def output(self):
+        return "\n".join(self.lines) + "\n--- stderr ---\n" + "\n".join(self.errors)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+        try:
+            return self.proc.wait(timeout=30)
+        finally:
+            if self.proc.poll() is None:
+                self.proc.kill()
+                self.proc.wait()

@@ -22,7 +22,7 @@ pub struct Cli {
     pub command: Command,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct Global {
     /// Directory holding strata.yaml.
     #[arg(long, global = true, default_value = ".", value_name = "DIR")]
@@ -125,6 +125,53 @@ pub enum Command {
     /// Set values of parameters.
     #[command(subcommand)]
     Param(ParamCommand),
+    /// Run the whole service locally: deploy, serve, watch and hot-swap.
+    ///
+    /// Deploys the stateful stack (destructive changes are refused and
+    /// reported, the rest runs), serves the AWS-compatible endpoint and the
+    /// HTTP routes, runs every function as a Lambda Runtime API worker, and
+    /// swaps in a new release whenever the code or strata.yaml changes.
+    /// Ctrl-C stops it; the data stays in `.strata/<stage>/data`.
+    Dev(DevArgs),
+    /// Run one function with an event and print its result.
+    ///
+    /// Talks to a running `strata dev` of the stage when there is one,
+    /// otherwise starts the function alone for this call. Exits 1 when the
+    /// function fails, printing its error document.
+    Invoke(InvokeArgs),
+    /// Print what functions wrote (kept by `strata dev` and `strata invoke`).
+    Logs(LogsArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct DevArgs {
+    /// Port of the HTTP API on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 3000, value_name = "PORT")]
+    pub port: u16,
+    /// Port of the AWS-compatible endpoint on 127.0.0.1; 0 picks a free one.
+    #[arg(long, default_value_t = 4566, value_name = "PORT")]
+    pub aws_port: u16,
+    /// Workers each function may run at once.
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub concurrency: u16,
+}
+
+#[derive(Debug, Args)]
+pub struct InvokeArgs {
+    /// The function, as named in strata.yaml.
+    pub function: String,
+    /// JSON event: a file, or `-` for standard input (default: `{}`).
+    #[arg(long, value_name = "FILE")]
+    pub event: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct LogsArgs {
+    /// Only this function (default: all).
+    pub function: Option<String>,
+    /// Keep printing new lines as they arrive.
+    #[arg(long, short)]
+    pub follow: bool,
 }
 
 /// Which stack a command acts on.

@@ -11,6 +11,8 @@
 //! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
 //!   opened through [`sqlite`];
 //! - [`buckets`] is the durable bucket registry the S3 service will adopt;
+//! - [`compute`] runs functions as Lambda Runtime API workers, with their
+//!   triggers and the Lambda Invoke API;
 //! - [`provider`] is the engine's `Provider` for stateful resources;
 //! - [`store`] owns the stage's data directory and [`durability`] the promise
 //!   made about an acknowledged write.
@@ -19,6 +21,7 @@
 
 pub mod access;
 pub mod buckets;
+pub mod compute;
 pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;

@@ -146,6 +146,20 @@ impl LocalProvider {
         &self.data
     }
 
+    /// The stores behind the provider, for an endpoint served by the same
+    /// process (`strata dev`): one process, one set of open databases.
+    pub fn dynamodb(&self) -> &DynamoDb {
+        &self.dynamodb
+    }
+
+    pub fn sqs(&self) -> &Sqs {
+        &self.sqs
+    }
+
+    pub fn ssm(&self) -> &Ssm {
+        &self.ssm
+    }
+
     /// `strata param set`: store the value of the parameter `resource` under
     /// its physical name. Secure values are sealed and never returned.
     pub fn set_parameter(

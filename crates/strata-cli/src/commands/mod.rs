@@ -2,9 +2,12 @@
 //! back to `main` as reports.
 
 mod deploy;
+mod dev;
 mod graph;
 mod init;
+mod invoke;
 mod local;
+mod logs;
 mod param;
 mod plan;
 mod plan_text;
@@ -39,6 +42,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::State(StateCommand::Mv { old, new }) => state::mv(g, &old, &new),
         Command::Unlock { stack, yes } => state::unlock(g, stack, yes),
         Command::Param(ParamCommand::Set { name, value }) => param::set(g, &name, &value),
+        Command::Dev(args) => dev::run(g, &args),
+        Command::Invoke(args) => invoke::run(g, &args),
+        Command::Logs(args) => logs::run(g, &args),
     }
 }
 

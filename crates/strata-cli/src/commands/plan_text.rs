@@ -233,7 +233,7 @@ pub fn preamble(stale: Option<&LockInfo>, reconciled: &[Reconciled]) -> String {
     out
 }
 
-fn action_word(action: Action) -> &'static str {
+pub(crate) fn action_word(action: Action) -> &'static str {
     match action {
         Action::NoOp => "no-op",
         Action::Create => "create",

@@ -330,21 +330,41 @@ impl Sqs {
                 .as_ref()
                 .map_or_else(|| "AIDAEXAMPLE".to_owned(), |s| s.access_key_id.clone()),
         };
+        self.dispatch(&caller, operation, body).await
+    }
+
+    /// One operation for an in-process caller (the queue trigger of local
+    /// compute), with the same access checks and semantics as over HTTP.
+    pub async fn call_json(
+        &self,
+        principal: Principal,
+        operation: &str,
+        body: Value,
+    ) -> Result<Value, SqsError> {
+        let caller = Caller {
+            principal,
+            host: "127.0.0.1:4566".to_owned(),
+            sender: "AROALOCALLAMBDATRIGGER".to_owned(),
+        };
+        self.dispatch(&caller, operation.to_owned(), body).await
+    }
+
+    async fn dispatch(&self, caller: &Caller, operation: String, body: Value) -> Result<Value, SqsError> {
         match operation.as_str() {
-            "CreateQueue" => self.create_queue(&caller, body).await,
-            "GetQueueUrl" => self.get_queue_url(&caller, body).await,
-            "DeleteQueue" => self.delete_queue(&caller, body).await,
-            "ListQueues" => self.list_queues(&caller, body).await,
-            "GetQueueAttributes" => self.get_queue_attributes(&caller, body).await,
-            "SetQueueAttributes" => self.set_queue_attributes(&caller, body).await,
-            "SendMessage" => self.send_message(&caller, body).await,
-            "SendMessageBatch" => self.send_message_batch(&caller, body).await,
-            "ReceiveMessage" => self.receive_message(&caller, body).await,
-            "DeleteMessage" => self.delete_message(&caller, body).await,
-            "DeleteMessageBatch" => self.delete_message_batch(&caller, body).await,
-            "ChangeMessageVisibility" => self.change_visibility(&caller, body).await,
-            "ChangeMessageVisibilityBatch" => self.change_visibility_batch(&caller, body).await,
-            "PurgeQueue" => self.purge_queue(&caller, body).await,
+            "CreateQueue" => self.create_queue(caller, body).await,
+            "GetQueueUrl" => self.get_queue_url(caller, body).await,
+            "DeleteQueue" => self.delete_queue(caller, body).await,
+            "ListQueues" => self.list_queues(caller, body).await,
+            "GetQueueAttributes" => self.get_queue_attributes(caller, body).await,
+            "SetQueueAttributes" => self.set_queue_attributes(caller, body).await,
+            "SendMessage" => self.send_message(caller, body).await,
+            "SendMessageBatch" => self.send_message_batch(caller, body).await,
+            "ReceiveMessage" => self.receive_message(caller, body).await,
+            "DeleteMessage" => self.delete_message(caller, body).await,
+            "DeleteMessageBatch" => self.delete_message_batch(caller, body).await,
+            "ChangeMessageVisibility" => self.change_visibility(caller, body).await,
+            "ChangeMessageVisibilityBatch" => self.change_visibility_batch(caller, body).await,
+            "PurgeQueue" => self.purge_queue(caller, body).await,
             _ => Err(SqsError::UnknownOperation { operation }),
         }
     }

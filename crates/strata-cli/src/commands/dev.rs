@@ -1,0 +1,521 @@
+//! `strata dev`: the whole service on this machine. Deploys the stateful
+//! stack (refused destructive changes are reported and skipped, the rest
+//! runs), serves the AWS-compatible endpoint and the functions, and on every
+//! change to the code or the manifest builds a new release and swaps it in
+//! atomically. Ctrl-C stops everything; the data stays.
+//!
+//! [`Local`] is the running local target (endpoint, compute, triggers) and is
+//! shared with `strata invoke`, which starts it for one call when no
+//! `strata dev` is running.
+
+use crate::report::outln;
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use miette::{IntoDiagnostic, Result, WrapErr, miette};
+use strata_engine::apply::{self, ApplyError};
+use strata_engine::release::{Release, ReleaseStore};
+use strata_engine::{Action, AllowDestroy, Provider};
+use strata_local::compute::package::{CodeStore, PreparedCode};
+use strata_local::compute::triggers::{Sources, Triggers};
+use strata_local::compute::{
+    Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
+};
+use strata_local::compute::lambda_api::LambdaApi;
+use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::provider::LocalProvider;
+use strata_local::{AccessRegistry, Endpoint, EndpointConfig};
+use strata_model::{Address, Service};
+use tokio::sync::{mpsc, oneshot};
+
+use super::local::{self, Stage};
+use super::plan_text;
+use crate::cli::{DevArgs, Global};
+use crate::report::plural;
+
+/// Where `strata dev` says it is listening, for `strata invoke`.
+pub const DEV_FILE: &str = "dev.json";
+
+pub fn run(g: &Global, args: &DevArgs) -> Result<ExitCode> {
+    let started = Instant::now();
+    let stage = Stage::load(g)?;
+    let provider = Arc::new(stage.provider()?);
+    deploy_stateful(g, &stage, &provider);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .into_diagnostic()
+        .wrap_err("cannot start the async runtime")?;
+    runtime.block_on(dev(g, args, stage, provider, started))
+}
+
+/// Apply the stateful stack as `deploy --yes` would without any
+/// `--allow-destroy`: safe changes go through, refused ones are reported.
+/// Returns false when nothing could be applied.
+fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool {
+    let result = apply::stateful(
+        &stage.service,
+        &stage.name,
+        &stage.store,
+        provider as &dyn Provider,
+        &AllowDestroy::default(),
+        true,
+        "strata dev",
+    );
+    match result {
+        Ok(outcome) => {
+            let preamble = plan_text::preamble(outcome.stale_lock.as_ref(), &outcome.reconciled);
+            eprint!("{preamble}");
+            let changes: Vec<String> = outcome
+                .plan
+                .changes
+                .iter()
+                .filter(|c| c.action != Action::NoOp)
+                .map(|c| format!("{} {}", plan_text::action_word(c.action), c.address))
+                .collect();
+            if changes.is_empty() {
+                outln!("stateful stack: up to date");
+            } else {
+                outln!(
+                    "stateful stack: applied {} ({})",
+                    plural(changes.len(), "change"),
+                    changes.join(", ")
+                );
+            }
+            true
+        }
+        Err(ApplyError::Refused { refusals, .. }) => {
+            eprint!(
+                "{}",
+                plan_text::refusal(&refusals, &local::prefix(g), "deploy")
+            );
+            eprintln!(
+                "stateful stack: NOT applied ({} refused above; nothing in it was changed). \
+                 The functions run against the resources as they are.",
+                plural(refusals.len(), "change")
+            );
+            false
+        }
+        Err(e) => {
+            crate::report::error(&local::engine_error(e));
+            eprintln!("stateful stack: NOT applied; the functions run against what exists");
+            false
+        }
+    }
+}
+
+async fn dev(
+    g: &Global,
+    args: &DevArgs,
+    stage: Stage,
+    provider: Arc<LocalProvider>,
+    started: Instant,
+) -> Result<ExitCode> {
+    let sink = Arc::new(ConsoleSink::new(
+        Some(LogFiles::new(stage_root(&stage).join("logs"))),
+        false,
+    ));
+    let (local, endpoint) = Local::start(&stage, provider, args.aws_port, usize::from(args.concurrency), sink.clone()).await?;
+    let endpoint_addr = endpoint.local_addr();
+    let (stop_endpoint, endpoint_stopped) = oneshot::channel::<()>();
+    let endpoint_task = tokio::spawn(endpoint.serve(async {
+        let _ = endpoint_stopped.await;
+    }));
+    outln!("AWS endpoint  http://{endpoint_addr}");
+
+    let mut service = Arc::new(stage.service.clone());
+    let mut active = match local.release(service.clone(), &stage.dir).await {
+        Ok(deployment) => {
+            local.warm(&deployment).await;
+            Some(local.activate(deployment).await)
+        }
+        Err(e) => {
+            crate::report::error(&e);
+            None
+        }
+    };
+    let dev_file = stage_root(&stage).join(DEV_FILE);
+    let _ = std::fs::write(
+        &dev_file,
+        serde_json::json!({
+            "pid": std::process::id(),
+            "aws_endpoint": format!("http://{endpoint_addr}"),
+        })
+        .to_string(),
+    );
+    outln!(
+        "ready in {} ms; watching {} for changes (Ctrl-C to stop)",
+        started.elapsed().as_millis(),
+        stage.dir.display()
+    );
+
+    let (changed_tx, mut changed) = mpsc::channel::<()>(64);
+    let _watcher = watch(&stage.dir, changed_tx)?;
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            () = &mut shutdown => break,
+            Some(()) = changed.recv() => {
+                // Let a burst of events (an editor's save is several) settle.
+                tokio::time::sleep(Duration::from_millis(20)).await;
+                while changed.try_recv().is_ok() {}
+                let began = Instant::now();
+                let Some(next) = reload(g, &stage, &local, &service).await else {
+                    continue;
+                };
+                match local.release(next.clone(), &stage.dir).await {
+                    Ok(deployment) => {
+                        let same = active
+                            .as_ref()
+                            .is_some_and(|(d, _)| d.id == deployment.id && !next.stateful_changed(&service));
+                        service = next;
+                        if same {
+                            outln!("no change to the functions");
+                            continue;
+                        }
+                        let id = deployment.id.clone();
+                        local.warm(&deployment).await;
+                        if let Some((_, triggers)) = active.take() {
+                            triggers.stop().await;
+                        }
+                        active = Some(local.activate(deployment).await);
+                        outln!("swapped in release {id} in {} ms", began.elapsed().as_millis());
+                    }
+                    Err(e) => crate::report::error(&e),
+                }
+            }
+        }
+    }
+    outln!("stopping");
+    if let Some((_, triggers)) = active.take() {
+        triggers.stop().await;
+    }
+    local.compute.stop();
+    let _ = stop_endpoint.send(());
+    let _ = endpoint_task.await;
+    let _ = std::fs::remove_file(&dev_file);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The manifest again, after a change. Invalid: report and keep running the
+/// current release. Stateful changes are applied as at start.
+async fn reload(
+    g: &Global,
+    stage: &Stage,
+    local: &Local,
+    current: &Arc<Service>,
+) -> Option<Arc<Service>> {
+    let (_, service) = match crate::manifest::load(&stage.dir, &stage.name) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            crate::report::error(&e);
+            eprintln!("still running the last good release");
+            return None;
+        }
+    };
+    let service = Arc::new(service);
+    if service.stateful_changed(current) {
+        let next = Stage {
+            service: (*service).clone(),
+            dir: stage.dir.clone(),
+            name: stage.name.clone(),
+            store: stage.store.clone(),
+        };
+        let provider = local.provider.clone();
+        let g = g.clone();
+        let _ = tokio::task::spawn_blocking(move || deploy_stateful(&g, &next, &provider)).await;
+    }
+    Some(service)
+}
+
+/// Compares the stateful halves of two services.
+trait StatefulChanged {
+    fn stateful_changed(&self, other: &Service) -> bool;
+}
+
+impl StatefulChanged for Service {
+    fn stateful_changed(&self, other: &Service) -> bool {
+        serde_json::to_value(&self.stateful).ok() != serde_json::to_value(&other.stateful).ok()
+    }
+}
+
+/// `.strata/<stage>` beside the manifest.
+pub fn stage_root(stage: &Stage) -> PathBuf {
+    stage.dir.join(".strata").join(&stage.name)
+}
+
+/// Watch `dir` for changes to code and manifest. Editors' temporary files,
+/// Strata's own folder and byte-code caches are ignored, and so are reads:
+/// packaging reads every file and must not trigger itself.
+fn watch(dir: &Path, changed: mpsc::Sender<()>) -> Result<notify::RecommendedWatcher> {
+    use notify::event::{EventKind, ModifyKind};
+    use notify::{RecursiveMode, Watcher};
+    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+        let Ok(event) = event else { return };
+        let kind = matches!(
+            event.kind,
+            EventKind::Create(_)
+                | EventKind::Remove(_)
+                | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
+        );
+        if kind && event.paths.iter().any(|p| relevant(p)) {
+            let _ = changed.try_send(());
+        }
+    })
+    .into_diagnostic()
+    .wrap_err("cannot watch the service folder for changes")?;
+    watcher
+        .watch(dir, RecursiveMode::Recursive)
+        .into_diagnostic()
+        .wrap_err_with(|| format!("cannot watch {}", dir.display()))?;
+    Ok(watcher)
+}
+
+fn relevant(path: &Path) -> bool {
+    let ignored_dir = path.components().any(|c| {
+        matches!(
+            c.as_os_str().to_str(),
+            Some(".strata" | ".git" | "__pycache__" | "node_modules" | ".venv" | "target")
+        )
+    });
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let ignored_file = name.ends_with('~')
+        || name.ends_with(".swp")
+        || name.ends_with(".swx")
+        || name.ends_with(".pyc")
+        || name.ends_with(".tmp")
+        || name.starts_with(".#")
+        || name == "4913";
+    !ignored_dir && !ignored_file
+}
+
+/// The local target running in this process.
+pub struct Local {
+    pub compute: Arc<Compute>,
+    provider: Arc<LocalProvider>,
+    sources: Sources,
+    sink: Arc<ConsoleSink>,
+    code: CodeStore,
+    releases: ReleaseStore,
+}
+
+impl Local {
+    /// Open compute over the provider's stores and bind the endpoint that
+    /// serves them (not serving yet).
+    pub async fn start(
+        stage: &Stage,
+        provider: Arc<LocalProvider>,
+        aws_port: u16,
+        concurrency: usize,
+        sink: Arc<ConsoleSink>,
+    ) -> Result<(Self, Endpoint)> {
+        let root = stage_root(stage);
+        let access = Arc::new(AccessRegistry::new());
+        let region = stage
+            .service
+            .stage(&stage.name)
+            .and_then(|s| s.region.clone())
+            .unwrap_or_else(|| "us-east-1".to_owned());
+        let compute = Arc::new(
+            Compute::new(
+                ComputeConfig {
+                    service: stage.service.name.to_string(),
+                    stage: stage.name.clone(),
+                    region: region.clone(),
+                    concurrency,
+                    runtime_dir: root.join("runtime"),
+                },
+                access.clone(),
+                sink.clone(),
+            )
+            .map_err(|e| miette!("{}", local::chain(&e)))?,
+        );
+        let services = ServiceTable::new()
+            .with(Arc::new(provider.dynamodb().clone()))
+            .and_then(|t| t.with(Arc::new(provider.sqs().clone())))
+            .and_then(|t| t.with(Arc::new(provider.ssm().clone())))
+            .and_then(|t| t.with(Arc::new(LambdaApi::new(compute.clone()))))
+            .into_diagnostic()?;
+        let endpoint = Endpoint::bind(&EndpointConfig::loopback(aws_port), services, access)
+            .await
+            .map_err(|e| {
+                miette!(
+                    help = "another `strata dev` or `strata serve` may be running; pick another port with --aws-port",
+                    "{}",
+                    local::chain(&e)
+                )
+            })?;
+        compute.set_endpoint_url(format!("http://{}", endpoint.local_addr()));
+        let local = Self {
+            sources: Sources {
+                sqs: provider.sqs().clone(),
+                region,
+            },
+            compute,
+            provider,
+            sink,
+            code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name),
+            releases: ReleaseStore::new(root.join("releases")),
+        };
+        Ok((local, endpoint))
+    }
+
+    /// Package the code, record the release and build its deployment.
+    pub async fn release(&self, service: Arc<Service>, dir: &Path) -> Result<Arc<Deployment>> {
+        let code = self.code.clone();
+        let releases = self.releases.clone();
+        let for_build = service.clone();
+        let dir = dir.to_path_buf();
+        let (prepared, release) = tokio::task::spawn_blocking(move || {
+            build(&for_build, &dir, &code, &releases)
+        })
+        .await
+        .into_diagnostic()??;
+        let provider = self.provider.clone();
+        let for_wiring = service.clone();
+        let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &for_wiring))
+            .await
+            .into_diagnostic()?;
+        let deployment = self
+            .compute
+            .deployment(release.id.to_string(), service, &prepared, &|a| {
+                wiring.get(a).cloned()
+            })
+            .map_err(|e| miette!("{}", local::chain(&e)))?;
+        Ok(Arc::new(deployment))
+    }
+
+    /// Start one worker per function, reporting those that fail to start;
+    /// the release still goes live (their requests get the init error).
+    pub async fn warm(&self, deployment: &Deployment) {
+        for (function, error) in deployment.warm().await {
+            eprintln!("function {function} failed to start: {error}");
+        }
+    }
+
+    /// Make `deployment` the live one and start its triggers.
+    pub async fn activate(&self, deployment: Arc<Deployment>) -> (Arc<Deployment>, Triggers) {
+        self.compute.activate(deployment.clone());
+        let provider = self.provider.clone();
+        let service = deployment.service.clone();
+        let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &service))
+            .await
+            .unwrap_or_default();
+        let triggers = Triggers::start(
+            &deployment,
+            &self.sources,
+            Arc::new(move |a: &Address| wiring.get(a).cloned()),
+            self.sink.clone(),
+        );
+        (deployment, triggers)
+    }
+}
+
+/// Package every function's code and record the release.
+fn build(
+    service: &Service,
+    dir: &Path,
+    code: &CodeStore,
+    releases: &ReleaseStore,
+) -> Result<(BTreeMap<String, PreparedCode>, Release)> {
+    let mut prepared: BTreeMap<String, PreparedCode> = BTreeMap::new();
+    let mut by_folder: BTreeMap<(String, String), PreparedCode> = BTreeMap::new();
+    for function in &service.stateless.functions {
+        let key = (function.code.clone(), function.runtime.id().to_owned());
+        let ready = match by_folder.get(&key) {
+            Some(ready) => ready.clone(),
+            None => {
+                let ready = code
+                    .prepare(&dir.join(&function.code), &function.runtime)
+                    .map_err(|e| {
+                        miette!(
+                            "cannot package the code of function `{}`: {}",
+                            function.name,
+                            local::chain(&e)
+                        )
+                    })?;
+                by_folder.insert(key, ready.clone());
+                ready
+            }
+        };
+        prepared.insert(function.name.to_string(), ready);
+    }
+    let shas = prepared
+        .iter()
+        .map(|(name, p)| (name.clone(), p.sha256.clone()))
+        .collect();
+    let release = Release::new(service, &shas).map_err(|e| miette!("{e}"))?;
+    releases
+        .record(&release)
+        .map_err(|e| miette!("cannot record the release: {e}"))?;
+    Ok((prepared, release))
+}
+
+/// The values `uses` injects, from the stateful stack's published outputs.
+fn wiring(provider: &LocalProvider, service: &Service) -> BTreeMap<Address, String> {
+    let mut out = BTreeMap::new();
+    for resource in &service.stateful.resources {
+        let address = resource.address();
+        let name = format!(
+            "{}/{}",
+            provider.names().outputs_path(&address),
+            output_attribute(address.kind)
+        );
+        if let Ok(Some(info)) = provider.ssm().parameter(&name)
+            && let Some(value) = info.value
+        {
+            out.insert(address, value);
+        }
+    }
+    out
+}
+
+/// Prints function output as it arrives and keeps it for `strata logs`.
+#[derive(Debug)]
+pub struct ConsoleSink {
+    files: Option<LogFiles>,
+    to_stderr: bool,
+    warned: AtomicBool,
+}
+
+impl ConsoleSink {
+    pub fn new(files: Option<LogFiles>, to_stderr: bool) -> Self {
+        Self {
+            files,
+            to_stderr,
+            warned: AtomicBool::new(false),
+        }
+    }
+}
+
+impl LogSink for ConsoleSink {
+    fn emit(&self, line: LogLine) {
+        if let Some(files) = &self.files
+            && let Err(e) = files.append(&line)
+            && !self.warned.swap(true, Ordering::Relaxed)
+        {
+            eprintln!(
+                "warning: cannot keep function logs in {}: {e}",
+                files.dir().display()
+            );
+        }
+        // START and END frame every request; REPORT carries the duration.
+        if line.stream == LogStream::Platform
+            && (line.text.starts_with("START ") || line.text.starts_with("END "))
+        {
+            return;
+        }
+        let request = line.request_id.get(..8).unwrap_or(&line.request_id);
+        let text = format!("[{} {request}] {}", line.function, line.text);
+        if self.to_stderr {
+            eprintln!("{text}");
+        } else {
+            outln!("{text}");
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! From a code folder to what a worker runs: the folder becomes a release
+//! artifact (the same deterministic zip the aws target uploads, named by its
+//! SHA-256), unpacked once into an immutable folder per hash, so a worker of
+//! an old release keeps its code while the developer edits the files.
+//! Dependencies (`requirements.txt`, `package.json`) are installed with pip
+//! and npm into a cache keyed by the manifest file's hash: only the first
+//! run with a given file pays.
+//!
+//! Lambda's Python runtime ships boto3; when the interpreter Strata uses has
+//! no boto3, it is installed once into the same cache, so handlers that
+//! import it (as most do) run unchanged.
+
+use std::collections::HashMap;
+use std::io::Cursor;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::{Mutex, OnceLock, PoisonError};
+
+use sha2::{Digest, Sha256};
+use strata_model::runtime::{Language, Runtime};
+
+/// A code folder made ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PreparedCode {
+    /// SHA-256 (hex) of the code package: the artifact's name.
+    pub sha256: String,
+    /// The unpacked, never modified copy a worker runs from.
+    pub task_root: PathBuf,
+    /// Installed dependencies: `PYTHONPATH` or `NODE_PATH` entries.
+    pub dependency_paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum PackageError {
+    #[error(transparent)]
+    Artifact(#[from] strata_artifact::ArtifactError),
+    #[error("cannot {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot unpack the code package {sha256}: {message}")]
+    Unpack { sha256: String, message: String },
+    #[error("`{command}` failed for {}:\n{output}", manifest.display())]
+    Install {
+        command: String,
+        manifest: PathBuf,
+        output: String,
+    },
+    #[error("no {what} found to run {runtime} functions: {hint}")]
+    NoInterpreter {
+        what: &'static str,
+        runtime: String,
+        hint: &'static str,
+    },
+}
+
+fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> PackageError {
+    let path = path.to_path_buf();
+    move |source| PackageError::Io {
+        action,
+        path,
+        source,
+    }
+}
+
+/// The folders packaging writes to.
+#[derive(Debug, Clone)]
+pub struct CodeStore {
+    /// `.strata/<stage>/artifacts`: the zips, by hash.
+    pub artifacts: PathBuf,
+    /// `.strata/<stage>/code`: one unpacked folder per hash.
+    pub unpacked: PathBuf,
+    /// `.strata/cache`: installed dependencies, shared by the stages.
+    pub cache: PathBuf,
+}
+
+impl CodeStore {
+    /// The store of a stage under `<dir>/.strata`.
+    pub fn for_stage(strata_dir: &Path, stage: &str) -> Self {
+        let stage_dir = strata_dir.join(stage);
+        Self {
+            artifacts: stage_dir.join("artifacts"),
+            unpacked: stage_dir.join("code"),
+            cache: strata_dir.join("cache"),
+        }
+    }
+
+    /// Package `code_dir` and make it runnable for `runtime`. Blocking: runs
+    /// pip or npm the first time a dependency file is seen.
+    pub fn prepare(&self, code_dir: &Path, runtime: &Runtime) -> Result<PreparedCode, PackageError> {
+        let package = strata_artifact::package(code_dir)?;
+        let sha256 = package.sha256.to_string();
+        std::fs::create_dir_all(&self.artifacts).map_err(io("create", &self.artifacts))?;
+        let zip_path = self.artifacts.join(package.file_name());
+        if !zip_path.exists() {
+            write_atomic(&zip_path, &package.bytes)?;
+        }
+        let task_root = self.unpacked.join(&sha256);
+        if !task_root.is_dir() {
+            unpack(&package.bytes, &sha256, &self.unpacked, &task_root)?;
+        }
+        let mut dependency_paths = Vec::new();
+        match runtime.language() {
+            Language::Python => {
+                let python = python_for(runtime)?;
+                if let Some(deps) = self.pip_install(&python, code_dir)? {
+                    dependency_paths.push(deps);
+                }
+                if let Some(boto3) = self.runtime_boto3(&python)? {
+                    dependency_paths.push(boto3);
+                }
+            }
+            Language::Node => {
+                if let Some(modules) = self.npm_install(code_dir)? {
+                    dependency_paths.push(modules);
+                }
+            }
+            Language::Provided => {}
+        }
+        Ok(PreparedCode {
+            sha256,
+            task_root,
+            dependency_paths,
+        })
+    }
+
+    /// `pip install -r requirements.txt --target <cache>/python/<hash>`, once.
+    fn pip_install(&self, python: &Path, code_dir: &Path) -> Result<Option<PathBuf>, PackageError> {
+        let manifest = code_dir.join("requirements.txt");
+        let Ok(text) = std::fs::read(&manifest) else {
+            return Ok(None);
+        };
+        let wanted = String::from_utf8_lossy(&text)
+            .lines()
+            .any(|l| !l.trim().is_empty() && !l.trim_start().starts_with('#'));
+        if !wanted {
+            return Ok(None);
+        }
+        let target = self.cache.join("python").join(hash_hex(&[&text]));
+        self.install_once(&target, &manifest, |tmp| {
+            let mut command = Command::new(python);
+            command
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .arg("--target")
+                .arg(tmp)
+                .arg("-r")
+                .arg(&manifest);
+            command
+        })?;
+        Ok(Some(target))
+    }
+
+    /// boto3 for an interpreter that lacks it, as Lambda's runtime provides.
+    fn runtime_boto3(&self, python: &Path) -> Result<Option<PathBuf>, PackageError> {
+        static HAS_BOTO3: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
+        let known = HAS_BOTO3.get_or_init(Default::default);
+        let has = *known
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(python.to_path_buf())
+            .or_insert_with(|| {
+                Command::new(python)
+                    .args(["-c", "import boto3"])
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            });
+        if has {
+            return Ok(None);
+        }
+        let version = Command::new(python)
+            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
+            .unwrap_or_default();
+        let target = self.cache.join("python-runtime").join(format!("python{version}"));
+        let marker = target.join("boto3");
+        if marker.is_dir() {
+            return Ok(Some(target));
+        }
+        self.install_once(&target, Path::new("boto3 (provided by Lambda's Python runtime)"), |tmp| {
+            let mut command = Command::new(python);
+            command
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .arg("--target")
+                .arg(tmp)
+                .arg("boto3");
+            command
+        })?;
+        Ok(Some(target))
+    }
+
+    /// `npm install --omit=dev` of `package.json` (and its lock file) in a
+    /// cache folder keyed by both; returns its `node_modules`.
+    fn npm_install(&self, code_dir: &Path) -> Result<Option<PathBuf>, PackageError> {
+        let manifest = code_dir.join("package.json");
+        let Ok(text) = std::fs::read(&manifest) else {
+            return Ok(None);
+        };
+        let doc: serde_json::Value = serde_json::from_slice(&text).unwrap_or_default();
+        let has_deps = doc["dependencies"]
+            .as_object()
+            .is_some_and(|d| !d.is_empty());
+        if !has_deps {
+            return Ok(None);
+        }
+        let lock = std::fs::read(code_dir.join("package-lock.json")).unwrap_or_default();
+        let target = self.cache.join("node").join(hash_hex(&[&text, &lock]));
+        self.install_once(&target, &manifest, |tmp| {
+            let _ = std::fs::write(tmp.join("package.json"), &text);
+            if !lock.is_empty() {
+                let _ = std::fs::write(tmp.join("package-lock.json"), &lock);
+            }
+            let mut command = Command::new("npm");
+            command
+                .args(["install", "--omit=dev", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(tmp);
+            command
+        })?;
+        Ok(Some(target.join("node_modules")))
+    }
+
+    /// Run an installer into a temporary folder and rename it into place, so
+    /// an interrupted install is never mistaken for a finished one.
+    fn install_once(
+        &self,
+        target: &Path,
+        manifest: &Path,
+        command: impl FnOnce(&Path) -> Command,
+    ) -> Result<(), PackageError> {
+        if target.is_dir() {
+            return Ok(());
+        }
+        let parent = target.parent().unwrap_or(&self.cache);
+        std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+        let tmp = parent.join(format!(
+            ".tmp-{}-{}",
+            std::process::id(),
+            target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
+        ));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(&tmp).map_err(io("create", &tmp))?;
+        let mut command = command(&tmp);
+        let shown = format!("{command:?}");
+        let output = command.output().map_err(|e| PackageError::Install {
+            command: shown.clone(),
+            manifest: manifest.to_path_buf(),
+            output: e.to_string(),
+        })?;
+        if !output.status.success() {
+            let _ = std::fs::remove_dir_all(&tmp);
+            return Err(PackageError::Install {
+                command: shown,
+                manifest: manifest.to_path_buf(),
+                output: String::from_utf8_lossy(&output.stderr).into_owned(),
+            });
+        }
+        match std::fs::rename(&tmp, target) {
+            Ok(()) => Ok(()),
+            // Another process installed the same file meanwhile.
+            Err(_) if target.is_dir() => {
+                let _ = std::fs::remove_dir_all(&tmp);
+                Ok(())
+            }
+            Err(e) => Err(io("rename into", target)(e)),
+        }
+    }
+}
+
+fn hash_hex(parts: &[&[u8]]) -> String {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {
+    let tmp = path.with_extension(format!("tmp-{}", std::process::id()));
+    std::fs::write(&tmp, bytes).map_err(io("write", &tmp))?;
+    std::fs::rename(&tmp, path).map_err(io("rename into", path))
+}
+
+/// Unpack into a temporary folder, then rename: a folder under `code/`
+/// is always complete.
+fn unpack(bytes: &[u8], sha256: &str, parent: &Path, target: &Path) -> Result<(), PackageError> {
+    std::fs::create_dir_all(parent).map_err(io("create", parent))?;
+    let tmp = parent.join(format!(".tmp-{}-{sha256}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let unpack_error = |message: String| PackageError::Unpack {
+        sha256: sha256.to_owned(),
+        message,
+    };
+    let mut archive =
+        zip::ZipArchive::new(Cursor::new(bytes)).map_err(|e| unpack_error(e.to_string()))?;
+    // `extract` refuses entries that would land outside `tmp`.
+    archive
+        .extract(&tmp)
+        .map_err(|e| unpack_error(e.to_string()))?;
+    match std::fs::rename(&tmp, target) {
+        Ok(()) => Ok(()),
+        Err(_) if target.is_dir() => {
+            let _ = std::fs::remove_dir_all(&tmp);
+            Ok(())
+        }
+        Err(e) => Err(io("rename into", target)(e)),
+    }
+}
+
+/// The interpreter for a Python runtime: `$STRATA_PYTHON`, else
+/// `python3.N` when it runs, else `python3`.
+pub fn python_for(runtime: &Runtime) -> Result<PathBuf, PackageError> {
+    static FOUND: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
+    if let Some(path) = std::env::var_os("STRATA_PYTHON") {
+        return Ok(PathBuf::from(path));
+    }
+    let found = FOUND.get_or_init(Default::default);
+    let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
+    let entry = found.entry(runtime.id().to_owned()).or_insert_with(|| {
+        [runtime.id(), "python3"]
+            .into_iter()
+            .find(|name| {
+                Command::new(name)
+                    .arg("--version")
+                    .output()
+                    .is_ok_and(|o| o.status.success())
+            })
+            .map(PathBuf::from)
+    });
+    entry.clone().ok_or_else(|| PackageError::NoInterpreter {
+        what: "python3",
+        runtime: runtime.id().to_owned(),
+        hint: "install Python 3, or point STRATA_PYTHON at an interpreter",
+    })
+}

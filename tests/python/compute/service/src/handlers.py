@@ -1,0 +1,78 @@
+"""Handlers of the compute test service. Each shows one behaviour."""
+
+import json
+import os
+import time
+
+import boto3
+
+VERSION = "v1"
+
+
+def echo(event, context):
+    if event.get("key"):
+        return {"key": os.environ["AWS_ACCESS_KEY_ID"]}
+    return {
+        "version": VERSION,
+        "event": event,
+        "request_id": context.aws_request_id,
+        "function_name": context.function_name,
+        "remaining_ms": context.get_remaining_time_in_millis(),
+        "env": {
+            k: os.environ.get(k)
+            for k in (
+                "GREETING",
+                "ORDERS_TABLE",
+                "AWS_LAMBDA_FUNCTION_NAME",
+                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+                "AWS_LAMBDA_RUNTIME_API",
+                "AWS_ENDPOINT_URL",
+                "AWS_REGION",
+                "LAMBDA_TASK_ROOT",
+                "_HANDLER",
+            )
+        },
+        "pid": os.getpid(),
+    }
+
+
+def fail(event, context):
+    raise ValueError("boom")
+
+
+def sleepy(event, context):
+    time.sleep(30)
+    return "never"
+
+
+def crash(event, context):
+    print("about to crash", flush=True)
+    os._exit(3)
+
+
+def snoop(event, context):
+    """Reads a table it does not `use`: the endpoint must refuse."""
+    try:
+        boto3.client("dynamodb").scan(TableName="computetest-dev-Orders")
+        return {"allowed": True}
+    except Exception as e:  # noqa: BLE001 - the error code is the result
+        return {"allowed": False, "error": e.response["Error"]["Code"], "message": str(e)}
+
+
+def writer(event, context):
+    """Stores each message; a body of "fail" is reported as a failed item."""
+    table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+    failures = []
+    for record in event["Records"]:
+        if record["body"] == "fail":
+            failures.append({"itemIdentifier": record["messageId"]})
+            continue
+        table.put_item(
+            Item={
+                "pk": record["body"],
+                "source": record["eventSource"],
+                "receives": record["attributes"]["ApproximateReceiveCount"],
+            }
+        )
+    print(json.dumps({"batch": len(event["Records"]), "failed": len(failures)}), flush=True)
+    return {"batchItemFailures": failures}
