@@ -20,12 +20,12 @@ use miette::{IntoDiagnostic, Result, WrapErr, miette};
 use strata_engine::apply::{self, ApplyError};
 use strata_engine::release::{Release, ReleaseStore};
 use strata_engine::{Action, AllowDestroy, Provider};
+use strata_local::compute::lambda_api::LambdaApi;
 use strata_local::compute::package::{CodeStore, PreparedCode};
 use strata_local::compute::triggers::{Sources, Triggers};
 use strata_local::compute::{
     Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
 };
-use strata_local::compute::lambda_api::LambdaApi;
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
 use strata_local::provider::LocalProvider;
 use strata_local::{AccessRegistry, Endpoint, EndpointConfig};
@@ -119,7 +119,14 @@ async fn dev(
         Some(LogFiles::new(stage_root(&stage).join("logs"))),
         false,
     ));
-    let (local, endpoint) = Local::start(&stage, provider, args.aws_port, usize::from(args.concurrency), sink.clone()).await?;
+    let (local, endpoint) = Local::start(
+        &stage,
+        provider,
+        args.aws_port,
+        usize::from(args.concurrency),
+        sink.clone(),
+    )
+    .await?;
     let endpoint_addr = endpoint.local_addr();
     let (stop_endpoint, endpoint_stopped) = oneshot::channel::<()>();
     let endpoint_task = tokio::spawn(endpoint.serve(async {
@@ -283,7 +290,10 @@ fn relevant(path: &Path) -> bool {
             Some(".strata" | ".git" | "__pycache__" | "node_modules" | ".venv" | "target")
         )
     });
-    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or_default();
+    let name = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
     let ignored_file = name.ends_with('~')
         || name.ends_with(".swp")
         || name.ends_with(".swx")
@@ -371,11 +381,10 @@ impl Local {
         let releases = self.releases.clone();
         let for_build = service.clone();
         let dir = dir.to_path_buf();
-        let (prepared, release) = tokio::task::spawn_blocking(move || {
-            build(&for_build, &dir, &code, &releases)
-        })
-        .await
-        .into_diagnostic()??;
+        let (prepared, release) =
+            tokio::task::spawn_blocking(move || build(&for_build, &dir, &code, &releases))
+                .await
+                .into_diagnostic()??;
         let provider = self.provider.clone();
         let for_wiring = service.clone();
         let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &for_wiring))

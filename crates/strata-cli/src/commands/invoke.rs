@@ -166,4 +166,3 @@ fn remote(host: &str, function: &str, event: &[u8]) -> Result<Option<(bool, Vec<
     let failed = head.contains("\r\nx-amz-function-error:");
     Ok(Some((failed, body)))
 }
-
