@@ -7,7 +7,7 @@ use crate::report::out;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 
-use miette::{Result, miette};
+use miette::{IntoDiagnostic, Result, WrapErr, miette};
 use strata_engine::apply::ApplyError;
 use strata_engine::state::{LockError, StoreError};
 use strata_engine::{AllowDestroy, StateStore};
@@ -43,8 +43,12 @@ impl Stage {
             .path
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."))
-            .to_path_buf();
+            .unwrap_or(Path::new("."));
+        // Absolute, because functions run with their code folder as working
+        // directory and are handed paths under `.strata/`.
+        let dir = std::path::absolute(dir)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot resolve {}", dir.display()))?;
         let root = dir.join(".strata").join(&g.stage);
         Ok(Self {
             service,

@@ -216,10 +216,8 @@ impl Compute {
             })?;
             let key = access_key();
             let spec = self.spec(function, prepared, &key, wiring)?;
-            self.access.register(
-                key.clone(),
-                FunctionGrants::new(name.clone(), function.permissions()),
-            );
+            self.access
+                .register(key.clone(), grants_of(function, wiring));
             keys.push(key);
             pools.insert(
                 name,
@@ -392,6 +390,33 @@ pub fn output_attribute(kind: ResourceKind) -> &'static str {
         ResourceKind::Queue => "url",
         _ => "name",
     }
+}
+
+/// What `function` may touch, as the endpoint sees it: the services check
+/// the physical resource a request names (`table/orders-dev-Orders`), so each
+/// grant is keyed by the physical name its published output gives. A
+/// resource with no outputs does not exist yet, and nothing is granted on it.
+pub(crate) fn grants_of(
+    function: &Function,
+    wiring: &dyn Fn(&strata_model::Address) -> Option<String>,
+) -> FunctionGrants {
+    let grants = function
+        .permissions()
+        .into_iter()
+        .filter_map(|(address, access)| {
+            let value = wiring(&address)?;
+            let physical = match address.kind {
+                // A queue's output is its URL; the SQS service names a queue by
+                // the last segment, without the `.fifo` suffix.
+                ResourceKind::Queue => {
+                    let name = value.rsplit('/').next().unwrap_or(&value);
+                    crate::sqs::queue_address(name)
+                }
+                kind => strata_model::Address::new(kind, value),
+            };
+            Some((physical, access))
+        });
+    FunctionGrants::new(function.name.to_string(), grants)
 }
 
 fn path_arg(path: &Path) -> String {

@@ -15,15 +15,15 @@ use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use strata_model::schedule::Schedule;
-use strata_model::{Address, Event, Function};
+use strata_model::{Address, Event};
 use tokio::sync::watch;
 use tokio::task::JoinSet;
 
-use super::deployment::{ACCOUNT, Deployment};
+use super::deployment::{ACCOUNT, Deployment, grants_of};
 use super::logs::{LogLine, LogSink, LogStream};
 use super::pool::FunctionPool;
 use super::{now_ms, request_id};
-use crate::access::{FunctionGrants, Principal};
+use crate::access::Principal;
 use crate::sqs::Sqs;
 
 /// What triggers read from.
@@ -85,7 +85,7 @@ impl Triggers {
                         };
                         let poller = QueuePoller {
                             sqs: sources.sqs.clone(),
-                            principal: principal_of(function),
+                            principal: Principal::Function(Arc::new(grants_of(function, &*wiring))),
                             url,
                             batch_size: *batch_size,
                             batch_window: Duration::from_secs(u64::from(*batch_window)),
@@ -112,13 +112,6 @@ impl Triggers {
         self.stop.send_replace(true);
         while self.tasks.join_next().await.is_some() {}
     }
-}
-
-fn principal_of(function: &Function) -> Principal {
-    Principal::Function(Arc::new(FunctionGrants::new(
-        function.name.to_string(),
-        function.permissions(),
-    )))
 }
 
 struct Context {
@@ -167,14 +160,32 @@ impl QueuePoller {
     async fn run(self, mut ctx: Context) {
         let queue_name = self.url.rsplit('/').next().unwrap_or_default().to_owned();
         let arn = format!("arn:aws:sqs:{}:{ACCOUNT}:{queue_name}", ctx.region);
+        // A failing receive (the queue was deleted, access was withdrawn) is
+        // retried with a doubling pause up to half a minute, as Lambda's
+        // event source mapping backs off, and each distinct error is
+        // reported once instead of every second.
+        let mut last_error: Option<String> = None;
+        let mut pause = Duration::from_secs(1);
         while !ctx.stopping() {
             let messages = match self.gather(&ctx).await {
-                Ok(messages) => messages,
+                Ok(messages) => {
+                    if last_error.take().is_some() {
+                        ctx.report(format!("queue trigger on {queue_name}: receiving again"));
+                    }
+                    pause = Duration::from_secs(1);
+                    messages
+                }
                 Err(e) => {
-                    ctx.report(format!("queue trigger on {queue_name}: {e}"));
-                    if !ctx.sleep(Duration::from_secs(1)).await {
+                    if last_error.as_deref() != Some(e.as_str()) {
+                        ctx.report(format!(
+                            "queue trigger on {queue_name}: {e} (retrying with backoff)"
+                        ));
+                        last_error = Some(e);
+                    }
+                    if !ctx.sleep(pause).await {
                         break;
                     }
+                    pause = (pause * 2).min(Duration::from_secs(30));
                     continue;
                 }
             };
