@@ -76,3 +76,20 @@ def writer(event, context):
         )
     print(json.dumps({"batch": len(event["Records"]), "failed": len(failures)}), flush=True)
     return {"batchItemFailures": failures}
+
+
+def flaky(event, context):
+    """Fails a whole batch on its first delivery, stores it on the next."""
+    if any(r["attributes"]["ApproximateReceiveCount"] == "1" for r in event["Records"]):
+        raise RuntimeError("first delivery fails")
+    table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+    for record in event["Records"]:
+        table.put_item(
+            Item={"pk": record["body"], "receives": record["attributes"]["ApproximateReceiveCount"]}
+        )
+
+
+def ticker(event, context):
+    """Records each scheduled event it gets."""
+    table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+    table.put_item(Item={"pk": f"tick-{event['id']}", "event": json.dumps(event)})
