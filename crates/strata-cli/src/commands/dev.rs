@@ -137,7 +137,7 @@ async fn dev(
     let mut service = Arc::new(stage.service.clone());
     let mut active = match local.release(service.clone(), &stage.dir).await {
         Ok(deployment) => {
-            local.warm(&deployment).await;
+            local.warm(&deployment, |_| true).await;
             Some(local.activate(deployment).await)
         }
         Err(e) => {
@@ -186,12 +186,32 @@ async fn dev(
                             continue;
                         }
                         let id = deployment.id.clone();
-                        local.warm(&deployment).await;
-                        if let Some((_, triggers)) = active.take() {
-                            triggers.stop().await;
+                        let built = began.elapsed();
+                        // Functions in use are warmed before the swap, so
+                        // their next request finds new code ready; the rest
+                        // start on their first request, as a new version
+                        // does on Lambda. Starting every function on every
+                        // save would keep the machine busy starting workers
+                        // nobody calls.
+                        let hot = active
+                            .as_ref()
+                            .map(|(d, _)| d.recently_used(HOT_WINDOW))
+                            .unwrap_or_default();
+                        local.warm(&deployment, |f| hot.contains(f)).await;
+                        let previous = active.replace(local.activate(deployment).await);
+                        outln!(
+                            "swapped in release {id} in {} ms (build {} ms, start {} ms)",
+                            began.elapsed().as_millis(),
+                            built.as_millis(),
+                            (began.elapsed() - built).as_millis()
+                        );
+                        // The old triggers finish the batch they hold on the
+                        // old code while the new ones already run; two
+                        // consumers of one queue are normal SQS.
+                        if let Some((_, triggers)) = previous {
+                            tokio::spawn(triggers.stop());
                         }
-                        active = Some(local.activate(deployment).await);
-                        outln!("swapped in release {id} in {} ms", began.elapsed().as_millis());
+
                     }
                     Err(e) => crate::report::error(&e),
                 }
@@ -304,6 +324,9 @@ fn relevant(path: &Path) -> bool {
     !ignored_dir && !ignored_file
 }
 
+/// How recently a function must have run to be warmed before a swap.
+const HOT_WINDOW: Duration = Duration::from_secs(60);
+
 /// The local target running in this process.
 pub struct Local {
     pub compute: Arc<Compute>,
@@ -399,10 +422,11 @@ impl Local {
         Ok(Arc::new(deployment))
     }
 
-    /// Start one worker per function, reporting those that fail to start;
-    /// the release still goes live (their requests get the init error).
-    pub async fn warm(&self, deployment: &Deployment) {
-        for (function, error) in deployment.warm().await {
+    /// Start one worker for each function `which` picks, reporting those
+    /// that fail to start; the release still goes live (their requests get
+    /// the init error).
+    pub async fn warm(&self, deployment: &Deployment, which: impl Fn(&str) -> bool) {
+        for (function, error) in deployment.warm(which).await {
             eprintln!("function {function} failed to start: {error}");
         }
     }

@@ -110,11 +110,11 @@ impl Deployment {
             .map(String::as_str)
     }
 
-    /// Start one worker per function and wait until each asks for work.
-    /// Returns the functions that failed to start, with why.
-    pub async fn warm(&self) -> Vec<(String, InvokeError)> {
+    /// Start one worker for each function `which` picks and wait until each
+    /// asks for work. Returns the functions that failed to start, with why.
+    pub async fn warm(&self, which: impl Fn(&str) -> bool) -> Vec<(String, InvokeError)> {
         let mut tasks = tokio::task::JoinSet::new();
-        for (name, pool) in &self.pools {
+        for (name, pool) in self.pools.iter().filter(|(name, _)| which(name)) {
             let (name, pool) = (name.clone(), pool.clone());
             tasks.spawn(async move { (name, pool.warm().await) });
         }
@@ -126,6 +126,17 @@ impl Deployment {
         }
         failed.sort_by(|a, b| a.0.cmp(&b.0));
         failed
+    }
+
+    /// The functions invoked within `window`: the ones a developer is
+    /// exercising, which a swap warms before it goes live.
+    pub fn recently_used(&self, window: Duration) -> std::collections::BTreeSet<String> {
+        let since = super::now_ms().saturating_sub(u64::try_from(window.as_millis()).unwrap_or(0));
+        self.pools
+            .iter()
+            .filter(|(_, pool)| pool.last_invoked_ms() >= since)
+            .map(|(name, _)| name.clone())
+            .collect()
     }
 
     fn retire(&self) {

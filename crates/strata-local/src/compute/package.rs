@@ -345,7 +345,7 @@ fn unpack(bytes: &[u8], sha256: &str, parent: &Path, target: &Path) -> Result<()
 }
 
 /// The interpreter for a Python runtime: `$STRATA_PYTHON`, else
-/// `python3.N` when it runs, else `python3`.
+/// `python3.N` when it runs, else `python3`, resolved to its real path.
 pub fn python_for(runtime: &Runtime) -> Result<PathBuf, PackageError> {
     static FOUND: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
     if let Some(path) = std::env::var_os("STRATA_PYTHON") {
@@ -354,15 +354,19 @@ pub fn python_for(runtime: &Runtime) -> Result<PathBuf, PackageError> {
     let found = FOUND.get_or_init(Default::default);
     let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
     let entry = found.entry(runtime.id().to_owned()).or_insert_with(|| {
-        [runtime.id(), "python3"]
-            .into_iter()
-            .find(|name| {
-                Command::new(name)
-                    .arg("--version")
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            })
-            .map(PathBuf::from)
+        // The interpreter's own path, not the name: a version manager's
+        // shim (pyenv, asdf) in front of `python3` costs more than Python's
+        // own start on every worker.
+        [runtime.id(), "python3"].into_iter().find_map(|name| {
+            let out = Command::new(name)
+                .args(["-c", "import sys; print(sys.executable)"])
+                .output()
+                .ok()
+                .filter(|o| o.status.success())?;
+            let path = String::from_utf8(out.stdout).ok()?;
+            let path = path.trim();
+            Some(PathBuf::from(if path.is_empty() { name } else { path }))
+        })
     });
     entry.clone().ok_or_else(|| PackageError::NoInterpreter {
         what: "python3",

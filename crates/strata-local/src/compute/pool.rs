@@ -25,6 +25,8 @@ pub struct FunctionPool {
     /// current request.
     retired: AtomicBool,
     started: AtomicU64,
+    /// When the last invocation began (ms since the epoch; 0: never).
+    last_invoked: AtomicU64,
 }
 
 impl FunctionPool {
@@ -36,11 +38,16 @@ impl FunctionPool {
             idle: Mutex::new(Vec::new()),
             retired: AtomicBool::new(false),
             started: AtomicU64::new(0),
+            last_invoked: AtomicU64::new(0),
         }
     }
 
     pub fn spec(&self) -> &FunctionSpec {
         &self.spec
+    }
+
+    pub fn last_invoked_ms(&self) -> u64 {
+        self.last_invoked.load(Ordering::Relaxed)
     }
 
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
@@ -83,6 +90,7 @@ impl FunctionPool {
         event: Bytes,
         request_id: String,
     ) -> Result<Bytes, InvokeError> {
+        self.last_invoked.store(now_ms(), Ordering::Relaxed);
         // The semaphore is never closed, so acquire cannot fail.
         let _permit = self.slots.acquire().await.map_err(|_| InvokeError::Start {
             message: "the function is shutting down".to_owned(),

@@ -64,6 +64,7 @@ impl Triggers {
             };
             for event in &function.events {
                 let ctx = Context {
+                    _deployment: deployment.clone(),
                     pool: pool.clone(),
                     stopped: stopped.clone(),
                     sink: sink.clone(),
@@ -115,6 +116,9 @@ impl Triggers {
 }
 
 struct Context {
+    /// Held so that the release's credentials stay valid while its triggers
+    /// finish their last batch after a swap.
+    _deployment: Arc<Deployment>,
     pool: Arc<FunctionPool>,
     stopped: watch::Receiver<bool>,
     sink: Arc<dyn LogSink>,
