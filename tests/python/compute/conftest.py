@@ -46,3 +46,9 @@ def own_dev(tmp_path):
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture
+def service_copy(tmp_path):
+    """A private copy of the service that no `strata dev` runs."""
+    return copy_service(tmp_path)

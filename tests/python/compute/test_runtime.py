@@ -157,3 +157,78 @@ def test_strata_invoke_goes_through_the_running_dev(dev, strata):
     )
     assert failed.returncode == 1
     assert json.loads(failed.stdout)["errorType"] == "ValueError"
+
+
+def test_a_worker_killed_mid_request_answers_an_exit_error_and_is_replaced(dev):
+    import os
+    import re
+    import signal
+    import threading
+
+    start = len(dev.lines)
+    result = {}
+    caller = threading.Thread(
+        target=lambda: result.update(zip(("response", "body"), invoke(dev, "pause", {"seconds": 2.5})))
+    )
+    caller.start()
+    line = dev.wait_for_line(lambda l: l.startswith("[pause") and " pid " in l, start=start)
+    assert line, dev.output()
+    os.kill(int(re.search(r"pid (\d+)", line).group(1)), signal.SIGKILL)
+    caller.join(timeout=30)
+    assert result["response"]["FunctionError"] == "Unhandled"
+    assert result["body"]["errorType"] == "Runtime.ExitError"
+    # A new worker takes the next request.
+    response, body = invoke(dev, "pause", {"seconds": 0})
+    assert "FunctionError" not in response
+    assert body["pid"] != int(re.search(r"pid (\d+)", line).group(1))
+
+
+def test_strata_logs_prints_what_functions_wrote_with_request_ids(dev, strata):
+    import subprocess
+
+    response, _ = invoke(dev, "pause", {"seconds": 0})
+    out = subprocess.run(
+        [strata, "--dir", dev.service_dir, "logs", "pause"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert out.returncode == 0, out.stderr
+    assert "pid " in out.stdout
+    assert "REPORT RequestId: " in out.stdout
+    unknown = subprocess.run(
+        [strata, "--dir", dev.service_dir, "logs", "nosuch"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert unknown.returncode == 1
+    assert "nosuch" in unknown.stderr
+
+
+def test_strata_invoke_without_a_running_dev_starts_the_function_for_one_call(service_copy, strata):
+    import subprocess
+
+    service = service_copy
+    undeployed = subprocess.run(
+        [strata, "--dir", str(service), "invoke", "echo"], capture_output=True, text=True, timeout=60
+    )
+    assert undeployed.returncode == 1
+    message = " ".join(undeployed.stderr.replace("│", " ").split())
+    assert "uses table/Orders, which has no published outputs" in message
+    assert "deploy the stateful stack first (`strata deploy`" in message
+    deploy = subprocess.run(
+        [strata, "--dir", str(service), "deploy", "--yes"], capture_output=True, text=True, timeout=60
+    )
+    assert deploy.returncode == 0, deploy.stderr
+    out = subprocess.run(
+        [strata, "--dir", str(service), "invoke", "echo", "--event", "-"],
+        input='{"alone": true}',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert out.returncode == 0, out.stderr
+    body = json.loads(out.stdout)
+    assert body["event"] == {"alone": True}
+    assert body["env"]["ORDERS_TABLE"] == "computetest-dev-Orders"

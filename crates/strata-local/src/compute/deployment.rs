@@ -60,7 +60,7 @@ pub const ACCOUNT: &str = "000000000000";
 #[derive(Debug, thiserror::Error)]
 pub enum DeploymentError {
     #[error(
-        "function `{function}` uses {address}, which has no published outputs; deploy the stateful stack first"
+        "function `{function}` uses {address}, which has no published outputs; deploy the stateful stack first (`strata deploy`, or run `strata dev`)"
     )]
     NotDeployed { function: String, address: String },
     #[error("function `{function}` has no code prepared")]

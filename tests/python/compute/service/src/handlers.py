@@ -93,3 +93,10 @@ def ticker(event, context):
     """Records each scheduled event it gets."""
     table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
     table.put_item(Item={"pk": f"tick-{event['id']}", "event": json.dumps(event)})
+
+
+def pause(event, context):
+    """Says who it is, then takes its time: a test kills it meanwhile."""
+    print(f"pid {os.getpid()}", flush=True)
+    time.sleep(event.get("seconds", 2))
+    return {"pid": os.getpid()}
