@@ -1,0 +1,3 @@
+const isNumber = require("is-number");
+
+exports.handler = async (event) => ({ five: isNumber(5), word: isNumber("five"), from: require.resolve("is-number") });
