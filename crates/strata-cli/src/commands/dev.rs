@@ -137,7 +137,13 @@ async fn dev(
     let mut service = Arc::new(stage.service.clone());
     let mut active = match local.release(service.clone(), &stage.dir).await {
         Ok(deployment) => {
-            local.warm(&deployment, |_| true).await;
+            // Every function starts now, in the background: a request that
+            // comes first waits for its function's worker instead of
+            // starting a second one, and init errors show up at once.
+            let warming = deployment.clone();
+            tokio::spawn(async move {
+                report_start_failures(&warming.warm(|_| true).await);
+            });
             Some(local.activate(deployment).await)
         }
         Err(e) => {
@@ -324,6 +330,12 @@ fn relevant(path: &Path) -> bool {
     !ignored_dir && !ignored_file
 }
 
+fn report_start_failures(failed: &[(String, strata_local::compute::InvokeError)]) {
+    for (function, error) in failed {
+        eprintln!("function {function} failed to start: {error}");
+    }
+}
+
 /// How recently a function must have run to be warmed before a swap.
 const HOT_WINDOW: Duration = Duration::from_secs(60);
 
@@ -426,9 +438,7 @@ impl Local {
     /// that fail to start; the release still goes live (their requests get
     /// the init error).
     pub async fn warm(&self, deployment: &Deployment, which: impl Fn(&str) -> bool) {
-        for (function, error) in deployment.warm(which).await {
-            eprintln!("function {function} failed to start: {error}");
-        }
+        report_start_failures(&deployment.warm(which).await);
     }
 
     /// Make `deployment` the live one and start its triggers.

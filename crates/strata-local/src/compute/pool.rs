@@ -1,12 +1,12 @@
 //! One function's workers: reused while warm, started on demand up to the
 //! concurrency limit, killed on timeout, replaced after a crash.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Instant;
 
 use bytes::Bytes;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{Notify, Semaphore, oneshot};
 
 use super::deployment::FunctionSpec;
 use super::logs::{LogLine, LogSink, LogStream};
@@ -27,6 +27,11 @@ pub struct FunctionPool {
     started: AtomicU64,
     /// When the last invocation began (ms since the epoch; 0: never).
     last_invoked: AtomicU64,
+    /// Workers being warmed, and the signal that one became idle: a request
+    /// that finds no idle worker waits for a warming one instead of
+    /// starting a second process beside it.
+    warming: AtomicUsize,
+    warmed: Notify,
 }
 
 impl FunctionPool {
@@ -39,6 +44,8 @@ impl FunctionPool {
             retired: AtomicBool::new(false),
             started: AtomicU64::new(0),
             last_invoked: AtomicU64::new(0),
+            warming: AtomicUsize::new(0),
+            warmed: Notify::new(),
         }
     }
 
@@ -72,12 +79,29 @@ impl FunctionPool {
         let Ok(_permit) = self.slots.acquire().await else {
             return Ok(());
         };
-        let worker = self.start_worker().await?;
-        worker.ready().await?;
-        if !self.retired.load(Ordering::Relaxed) {
-            self.idle().push(worker);
+        self.warming.fetch_add(1, Ordering::SeqCst);
+        let started = async {
+            let worker = self.start_worker().await?;
+            worker.ready().await?;
+            if !self.retired.load(Ordering::Relaxed) {
+                self.idle().push(worker);
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.warming.fetch_sub(1, Ordering::SeqCst);
+        self.warmed.notify_waiters();
+        started
+    }
+
+    /// An idle live worker, if there is one.
+    fn take_idle(&self) -> Option<Worker> {
+        loop {
+            let worker = self.idle().pop()?;
+            if worker.is_alive() {
+                return Some(worker);
+            }
+        }
     }
 
     /// Run the function once with `event`.
@@ -95,14 +119,16 @@ impl FunctionPool {
         let _permit = self.slots.acquire().await.map_err(|_| InvokeError::Start {
             message: "the function is shutting down".to_owned(),
         })?;
-        let reused = loop {
-            let Some(worker) = self.idle().pop() else {
-                break None;
-            };
-            if worker.is_alive() {
-                break Some(worker);
+        let mut reused = self.take_idle();
+        if reused.is_none() {
+            // Registered before the count is read, so a warm that finishes
+            // in between still wakes us.
+            let warmed = self.warmed.notified();
+            if self.warming.load(Ordering::SeqCst) > 0 {
+                let _ = tokio::time::timeout(super::worker::INIT_TIMEOUT, warmed).await;
+                reused = self.take_idle();
             }
-        };
+        }
         let worker = match reused {
             Some(worker) => worker,
             None => self.start_worker().await?,
