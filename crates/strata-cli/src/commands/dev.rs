@@ -27,6 +27,7 @@ use strata_local::compute::{
 };
 use strata_local::compute::lambda_api::LambdaApi;
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::gateway::{Api, Gateway, GatewayServer};
 use strata_local::provider::LocalProvider;
 use strata_local::{AccessRegistry, Endpoint, EndpointConfig};
 use strata_model::{Address, Service};
@@ -126,12 +127,21 @@ async fn dev(
         let _ = endpoint_stopped.await;
     }));
     outln!("AWS endpoint  http://{endpoint_addr}");
+    let http = GatewayServer::bind(([127, 0, 0, 1], args.port).into(), local.gateway.clone())
+        .await
+        .map_err(|e| miette!(help = "pick another port with --port", "{}", local::chain(&e)))?
+        .spawn();
+    outln!("HTTP API      http://{}", http.local_addr());
 
     let mut service = Arc::new(stage.service.clone());
     let mut active = match local.release(service.clone(), &stage.dir).await {
         Ok(deployment) => {
             local.warm(&deployment).await;
-            Some(local.activate(deployment).await)
+            let active = local.activate(deployment).await;
+            for route in local.gateway.current().describe() {
+                outln!("  {route}");
+            }
+            Some(active)
         }
         Err(e) => {
             crate::report::error(&e);
@@ -195,6 +205,7 @@ async fn dev(
     if let Some((_, triggers)) = active.take() {
         triggers.stop().await;
     }
+    let _ = http.stop(Duration::from_secs(5)).await;
     local.compute.stop();
     let _ = stop_endpoint.send(());
     let _ = endpoint_task.await;
@@ -297,6 +308,8 @@ fn relevant(path: &Path) -> bool {
 /// The local target running in this process.
 pub struct Local {
     pub compute: Arc<Compute>,
+    /// The HTTP API; swapped together with compute in `activate`.
+    pub gateway: Arc<Gateway>,
     provider: Arc<LocalProvider>,
     sources: Sources,
     sink: Arc<ConsoleSink>,
@@ -357,6 +370,7 @@ impl Local {
                 region,
             },
             compute,
+            gateway: Arc::new(Gateway::new()),
             provider,
             sink,
             code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name),
@@ -401,6 +415,8 @@ impl Local {
     /// Make `deployment` the live one and start its triggers.
     pub async fn activate(&self, deployment: Arc<Deployment>) -> (Arc<Deployment>, Triggers) {
         self.compute.activate(deployment.clone());
+        self.gateway
+            .swap(Arc::new(Api::for_deployment(deployment.clone())));
         let provider = self.provider.clone();
         let service = deployment.service.clone();
         let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &service))

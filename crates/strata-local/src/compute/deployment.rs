@@ -17,11 +17,11 @@ use bytes::Bytes;
 use strata_model::runtime::Language;
 use strata_model::{Function, ResourceKind, Service};
 
-use super::InvokeError;
 use super::bootstrap::Bootstraps;
 use super::logs::LogSink;
 use super::package::{PackageError, PreparedCode, python_for};
 use super::pool::FunctionPool;
+use super::InvokeError;
 use crate::access::{AccessRegistry, FunctionGrants};
 
 /// Everything fixed about one function in one release.
@@ -163,12 +163,11 @@ impl Compute {
         access: Arc<AccessRegistry>,
         sink: Arc<dyn LogSink>,
     ) -> Result<Self, DeploymentError> {
-        let bootstraps = Bootstraps::install(&config.runtime_dir).map_err(|source| {
-            DeploymentError::Bootstrap {
+        let bootstraps =
+            Bootstraps::install(&config.runtime_dir).map_err(|source| DeploymentError::Bootstrap {
                 path: config.runtime_dir.clone(),
                 source,
-            }
-        })?;
+            })?;
         Ok(Self {
             config,
             bootstraps,
@@ -289,20 +288,11 @@ impl Compute {
         set("AWS_SHARED_CREDENTIALS_FILE", "/dev/null".to_owned());
         set("AWS_ENDPOINT_URL", self.endpoint_url());
         set("AWS_LAMBDA_FUNCTION_NAME", physical_name.clone());
-        set(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            function.memory.to_string(),
-        );
+        set("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", function.memory.to_string());
         set("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned());
-        set(
-            "AWS_LAMBDA_LOG_GROUP_NAME",
-            format!("/aws/lambda/{physical_name}"),
-        );
+        set("AWS_LAMBDA_LOG_GROUP_NAME", format!("/aws/lambda/{physical_name}"));
         set("AWS_LAMBDA_INITIALIZATION_TYPE", "on-demand".to_owned());
-        set(
-            "AWS_EXECUTION_ENV",
-            format!("AWS_Lambda_{}", function.runtime.id()),
-        );
+        set("AWS_EXECUTION_ENV", format!("AWS_Lambda_{}", function.runtime.id()));
         set("LAMBDA_TASK_ROOT", path_arg(&task_root));
         set("LAMBDA_RUNTIME_DIR", path_arg(&c.runtime_dir));
         if let Some(handler) = &function.handler {

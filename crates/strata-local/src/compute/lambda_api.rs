@@ -200,9 +200,7 @@ async fn invoke(compute: &Compute, request: ServiceRequest) -> Response {
         other => error(
             StatusCode::BAD_REQUEST,
             "InvalidParameterValueException",
-            &format!(
-                "X-Amz-Invocation-Type `{other}` is not one of RequestResponse, Event, DryRun"
-            ),
+            &format!("X-Amz-Invocation-Type `{other}` is not one of RequestResponse, Event, DryRun"),
         ),
     }
 }
@@ -218,18 +216,12 @@ fn not_found(arn: &str) -> Response {
 fn response(status: StatusCode, id: &str, failed: Option<&InvokeError>, body: Bytes) -> Response {
     let mut response = (status, [("content-type", "application/json")], body).into_response();
     let headers = response.headers_mut();
-    headers.insert(
-        "x-amz-executed-version",
-        HeaderValue::from_static("$LATEST"),
-    );
+    headers.insert("x-amz-executed-version", HeaderValue::from_static("$LATEST"));
     if let Ok(v) = HeaderValue::from_str(id) {
         headers.insert("x-amzn-requestid", v);
     }
     if failed.is_some() {
-        headers.insert(
-            "x-amz-function-error",
-            HeaderValue::from_static("Unhandled"),
-        );
+        headers.insert("x-amz-function-error", HeaderValue::from_static("Unhandled"));
     }
     response
 }

@@ -89,11 +89,7 @@ impl CodeStore {
 
     /// Package `code_dir` and make it runnable for `runtime`. Blocking: runs
     /// pip or npm the first time a dependency file is seen.
-    pub fn prepare(
-        &self,
-        code_dir: &Path,
-        runtime: &Runtime,
-    ) -> Result<PreparedCode, PackageError> {
+    pub fn prepare(&self, code_dir: &Path, runtime: &Runtime) -> Result<PreparedCode, PackageError> {
         let package = strata_artifact::package(code_dir)?;
         let sha256 = package.sha256.to_string();
         std::fs::create_dir_all(&self.artifacts).map_err(io("create", &self.artifacts))?;
@@ -146,13 +142,7 @@ impl CodeStore {
         self.install_once(&target, &manifest, |tmp| {
             let mut command = Command::new(python);
             command
-                .args([
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--disable-pip-version-check",
-                ])
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
                 .arg("--target")
                 .arg(tmp)
                 .arg("-r")
@@ -184,33 +174,20 @@ impl CodeStore {
             .output()
             .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
             .unwrap_or_default();
-        let target = self
-            .cache
-            .join("python-runtime")
-            .join(format!("python{version}"));
+        let target = self.cache.join("python-runtime").join(format!("python{version}"));
         let marker = target.join("boto3");
         if marker.is_dir() {
             return Ok(Some(target));
         }
-        self.install_once(
-            &target,
-            Path::new("boto3 (provided by Lambda's Python runtime)"),
-            |tmp| {
-                let mut command = Command::new(python);
-                command
-                    .args([
-                        "-m",
-                        "pip",
-                        "install",
-                        "--quiet",
-                        "--disable-pip-version-check",
-                    ])
-                    .arg("--target")
-                    .arg(tmp)
-                    .arg("boto3");
-                command
-            },
-        )?;
+        self.install_once(&target, Path::new("boto3 (provided by Lambda's Python runtime)"), |tmp| {
+            let mut command = Command::new(python);
+            command
+                .args(["-m", "pip", "install", "--quiet", "--disable-pip-version-check"])
+                .arg("--target")
+                .arg(tmp)
+                .arg("boto3");
+            command
+        })?;
         Ok(Some(target))
     }
 
@@ -237,13 +214,7 @@ impl CodeStore {
             }
             let mut command = Command::new("npm");
             command
-                .args([
-                    "install",
-                    "--omit=dev",
-                    "--no-audit",
-                    "--no-fund",
-                    "--silent",
-                ])
+                .args(["install", "--omit=dev", "--no-audit", "--no-fund", "--silent"])
                 .current_dir(tmp);
             command
         })?;
@@ -266,10 +237,7 @@ impl CodeStore {
         let tmp = parent.join(format!(
             ".tmp-{}-{}",
             std::process::id(),
-            target
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default()
+            target.file_name().map(|n| n.to_string_lossy()).unwrap_or_default()
         ));
         let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(io("create", &tmp))?;
@@ -306,10 +274,7 @@ fn hash_hex(parts: &[&[u8]]) -> String {
         hasher.update((part.len() as u64).to_le_bytes());
         hasher.update(part);
     }
-    hasher.finalize()[..8]
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize()[..8].iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), PackageError> {

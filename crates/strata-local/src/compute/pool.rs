@@ -101,10 +101,7 @@ impl FunctionPool {
         };
         let started = Instant::now();
         let deadline_ms = now_ms() + u64::try_from(self.spec.timeout.as_millis()).unwrap_or(0);
-        self.platform(
-            &request_id,
-            format!("START RequestId: {request_id} Version: $LATEST"),
-        );
+        self.platform(&request_id, format!("START RequestId: {request_id} Version: $LATEST"));
         let (reply, answer) = oneshot::channel();
         worker.dispatch(Job {
             request_id: request_id.clone(),

@@ -71,8 +71,7 @@ impl Triggers {
                         batch_size,
                         batch_window,
                     } => {
-                        let address =
-                            Address::new(strata_model::ResourceKind::Queue, queue.as_str());
+                        let address = Address::new(strata_model::ResourceKind::Queue, queue.as_str());
                         let Some(url) = wiring(&address) else {
                             ctx.report(format!(
                                 "queue trigger on {queue} not started: the queue has no published URL; deploy the stateful stack"
@@ -203,9 +202,7 @@ impl QueuePoller {
                 Err(_) => Vec::new(),
             };
             if let Err(e) = self.delete(&succeeded).await {
-                ctx.report(format!(
-                    "queue trigger on {queue_name}: cannot delete processed messages: {e}"
-                ));
+                ctx.report(format!("queue trigger on {queue_name}: cannot delete processed messages: {e}"));
             }
         }
     }
@@ -268,11 +265,7 @@ impl QueuePoller {
                 .await
                 .map_err(|e| e.to_string())?;
             if let Some(failed) = answer["Failed"].as_array().filter(|f| !f.is_empty()) {
-                return Err(format!(
-                    "{} deletions failed: {}",
-                    failed.len(),
-                    Value::from(failed.clone())
-                ));
+                return Err(format!("{} deletions failed: {}", failed.len(), Value::from(failed.clone())));
             }
         }
         Ok(())
@@ -425,10 +418,7 @@ mod tests {
     fn next(fields: &str, after: DateTime<Utc>) -> String {
         let fields: Vec<String> = fields.split(' ').map(str::to_owned).collect();
         parse_cron(&fields)
-            .and_then(|c| {
-                c.find_next_occurrence(&after, false)
-                    .map_err(|e| e.to_string())
-            })
+            .and_then(|c| c.find_next_occurrence(&after, false).map_err(|e| e.to_string()))
             .map(|t| t.to_rfc3339_opts(SecondsFormat::Secs, true))
             .unwrap_or_else(|e| format!("error: {e}"))
     }
@@ -436,10 +426,7 @@ mod tests {
     #[test]
     fn aws_cron_expressions_fire_when_eventbridge_would() {
         // Thursday 2026-12-03 20:00 UTC.
-        let now = Utc
-            .with_ymd_and_hms(2026, 12, 3, 20, 0, 0)
-            .single()
-            .expect("valid");
+        let now = Utc.with_ymd_and_hms(2026, 12, 3, 20, 0, 0).single().expect("valid");
         // 18:00 on weekdays: the next is Friday.
         assert_eq!(next("0 18 ? * MON-FRI *", now), "2026-12-04T18:00:00Z");
         // Weekday 6 is Friday in AWS's numbering (1 = Sunday).

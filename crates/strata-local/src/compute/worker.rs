@@ -202,12 +202,11 @@ impl Worker {
     /// Hand a job to the worker. The worker must be idle.
     pub fn dispatch(&self, job: Job) {
         if *self.status.borrow() == Status::Exited {
-            let error =
-                Shared::lock(&self.shared.init_error)
-                    .clone()
-                    .unwrap_or(InvokeError::Exited {
-                        status: "the process had exited".to_owned(),
-                    });
+            let error = Shared::lock(&self.shared.init_error)
+                .clone()
+                .unwrap_or(InvokeError::Exited {
+                    status: "the process had exited".to_owned(),
+                });
             let _ = job.reply.send(Err(error));
             return;
         }
@@ -223,8 +222,11 @@ impl Worker {
     /// Returns its init error when it failed to start.
     pub async fn ready(&self) -> Result<(), InvokeError> {
         let mut status = self.status.clone();
-        let waited =
-            tokio::time::timeout(INIT_TIMEOUT, status.wait_for(|s| *s != Status::Starting)).await;
+        let waited = tokio::time::timeout(
+            INIT_TIMEOUT,
+            status.wait_for(|s| *s != Status::Starting),
+        )
+        .await;
         match waited {
             Ok(Ok(s)) if *s == Status::Ready => Ok(()),
             Err(_) => Err(InvokeError::Start {
@@ -233,13 +235,11 @@ impl Worker {
                     INIT_TIMEOUT.as_secs()
                 ),
             }),
-            _ => {
-                Err(Shared::lock(&self.shared.init_error)
-                    .clone()
-                    .unwrap_or(InvokeError::Exited {
-                        status: "the process exited before asking for work".to_owned(),
-                    }))
-            }
+            _ => Err(Shared::lock(&self.shared.init_error)
+                .clone()
+                .unwrap_or(InvokeError::Exited {
+                    status: "the process exited before asking for work".to_owned(),
+                })),
         }
     }
 
@@ -465,7 +465,11 @@ async fn error(
 
 /// `POST /2018-06-01/runtime/init/error`: remembered, and given to whatever
 /// request was waiting for this worker when the process exits.
-async fn init_error(State(shared): State<Arc<Shared>>, headers: HeaderMap, body: Body) -> Response {
+async fn init_error(
+    State(shared): State<Arc<Shared>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
     let body = read_limited(body).await.unwrap_or_default();
     let (error_type, message) = error_fields(&headers, &body);
     *Shared::lock(&shared.init_error) = Some(InvokeError::Init {

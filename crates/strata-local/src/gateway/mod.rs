@@ -43,7 +43,7 @@ pub use self::cors::CorsPolicy;
 pub use self::event::{EventContext, HttpRequest};
 pub use self::response::{GatewayResponse, MalformedResponse};
 pub use self::routes::{RouteEntry, RouteMatch, RouteTable};
-pub use self::server::{GatewayError, GatewayServer};
+pub use self::server::{GatewayError, GatewayServer, RunningGateway};
 use crate::compute::{Deployment, InvokeError};
 
 /// HTTP APIs refuse request bodies over 10 MB.

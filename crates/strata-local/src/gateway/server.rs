@@ -6,6 +6,7 @@
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -15,6 +16,8 @@ use axum::response::{IntoResponse, Response};
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
 
 use super::event::HttpRequest;
 use super::response::GatewayResponse;
@@ -73,6 +76,52 @@ impl GatewayServer {
         .with_graceful_shutdown(shutdown)
         .await
         .map_err(GatewayError::Serve)
+    }
+}
+
+/// A gateway serving on its own task, until [`RunningGateway::stop`].
+#[derive(Debug)]
+pub struct RunningGateway {
+    local_addr: SocketAddr,
+    stop: oneshot::Sender<()>,
+    task: JoinHandle<Result<(), GatewayError>>,
+}
+
+impl GatewayServer {
+    /// Serve on a task of its own; the caller keeps the handle to stop it.
+    pub fn spawn(self) -> RunningGateway {
+        let local_addr = self.local_addr;
+        let (stop, stopped) = oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(async {
+            let _ = stopped.await;
+        }));
+        RunningGateway {
+            local_addr,
+            stop,
+            task,
+        }
+    }
+}
+
+impl RunningGateway {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// Stop accepting and wait up to `grace` for requests in flight; past
+    /// that they are dropped (a request can wait on a function for up to the
+    /// 30 s integration timeout, longer than anyone waits for Ctrl-C).
+    pub async fn stop(self, grace: Duration) -> Result<(), GatewayError> {
+        let _ = self.stop.send(());
+        let mut task = self.task;
+        match tokio::time::timeout(grace, &mut task).await {
+            Ok(Ok(result)) => result,
+            Ok(Err(_)) => Ok(()),
+            Err(_) => {
+                task.abort();
+                Ok(())
+            }
+        }
     }
 }
 

@@ -349,12 +349,7 @@ impl Sqs {
         self.dispatch(&caller, operation.to_owned(), body).await
     }
 
-    async fn dispatch(
-        &self,
-        caller: &Caller,
-        operation: String,
-        body: Value,
-    ) -> Result<Value, SqsError> {
+    async fn dispatch(&self, caller: &Caller, operation: String, body: Value) -> Result<Value, SqsError> {
         match operation.as_str() {
             "CreateQueue" => self.create_queue(caller, body).await,
             "GetQueueUrl" => self.get_queue_url(caller, body).await,
