@@ -71,3 +71,21 @@ def dev(tmp_path_factory):
 @pytest.fixture(scope="module")
 def api(dev):
     return Http(dev.http_url)
+
+
+@pytest.fixture
+def own_dev(tmp_path):
+    """A private `strata dev` on a private copy of the service, for tests
+    that edit code: yields (server, its HTTP client, the service folder)."""
+    started = []
+
+    def start():
+        service = copy_service(tmp_path)
+        server = DevServer(service)
+        started.append(server)
+        return server, Http(server.http_url), service
+
+    yield start
+    for server in started:
+        code = server.stop()
+        assert code == 0, f"strata dev exited {code} on Ctrl-C:\n{server.output()}"
