@@ -40,6 +40,9 @@ pub struct Triggers {
     tasks: JoinSet<()>,
 }
 
+/// The value a `uses` entry injects, by address (see `Local::activate`).
+pub type Wiring = Arc<dyn Fn(&Address) -> Option<String> + Send + Sync>;
+
 /// How long one receive waits for messages before the poller looks at its
 /// stop flag again. Messages that arrive end the wait at once.
 const POLL_WAIT_SECONDS: u64 = 1;
@@ -49,7 +52,7 @@ impl Triggers {
     pub fn start(
         deployment: &Arc<Deployment>,
         sources: &Sources,
-        wiring: Arc<dyn Fn(&Address) -> Option<String> + Send + Sync>,
+        wiring: Wiring,
         sink: Arc<dyn LogSink>,
     ) -> Self {
         let (stop, stopped) = watch::channel(false);
