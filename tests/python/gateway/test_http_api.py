@@ -69,7 +69,8 @@ def test_v2_event_shape(api):
     """Lambda proxy, format 2.0: version, routeKey, rawPath, rawQueryString,
     lowercase headers, requestContext with accountId, apiId, domainName,
     domainPrefix, http{method,path,protocol,sourceIp,userAgent}, requestId,
-    routeKey, stage, time, timeEpoch."""
+    routeKey, stage, time, timeEpoch; and the x-forwarded-* and
+    x-amzn-trace-id headers API Gateway adds."""
     status, headers, event = api.json("GET", "/echo?x=1", headers={"User-Agent": "gw-test/1", "X-Mixed-Case": "v"})
     assert status == 200
     assert event["version"] == "2.0"
@@ -77,6 +78,9 @@ def test_v2_event_shape(api):
     assert event["rawPath"] == "/echo"
     assert event["rawQueryString"] == "x=1"
     assert event["headers"]["x-mixed-case"] == "v"
+    assert event["headers"]["x-forwarded-for"] == "127.0.0.1"
+    assert event["headers"]["x-forwarded-proto"] == "http"
+    assert event["headers"]["x-amzn-trace-id"].startswith("Root=1-")
     assert all(name == name.lower() for name in event["headers"])
     assert event["isBase64Encoded"] is False
     assert "body" not in event and "pathParameters" not in event

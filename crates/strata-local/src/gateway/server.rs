@@ -68,7 +68,9 @@ impl GatewayServer {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), GatewayError> {
-        let router = Router::new().fallback(handle).with_state(self.gateway);
+        let router = Router::new()
+            .fallback(handle)
+            .with_state((self.gateway, self.local_addr.port()));
         axum::serve(
             self.listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
@@ -126,12 +128,12 @@ impl RunningGateway {
 }
 
 async fn handle(
-    State(gateway): State<Arc<Gateway>>,
+    State((gateway, local_port)): State<(Arc<Gateway>, u16)>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     request: Request,
 ) -> Response {
     let (parts, body) = request.into_parts();
-    let headers = parts
+    let mut headers: Vec<(String, String)> = parts
         .headers
         .iter()
         .map(|(name, value)| {
@@ -141,6 +143,7 @@ async fn handle(
             )
         })
         .collect();
+    forwarded(&mut headers, peer, local_port);
     let declared = parts
         .headers
         .get(axum::http::header::CONTENT_LENGTH)
@@ -167,6 +170,37 @@ async fn handle(
         protocol: format!("{:?}", parts.version),
     };
     into_http(gateway.handle(request).await)
+}
+
+/// The headers API Gateway adds before the request reaches the function:
+/// the client's address appended to `x-forwarded-for`, the port and
+/// protocol it came in on, and a trace id.
+fn forwarded(headers: &mut Vec<(String, String)>, peer: SocketAddr, local_port: u16) {
+    let ip = peer.ip().to_string();
+    match headers.iter_mut().find(|(n, _)| n == "x-forwarded-for") {
+        Some((_, value)) => {
+            value.push_str(", ");
+            value.push_str(&ip);
+        }
+        None => headers.push(("x-forwarded-for".to_owned(), ip)),
+    }
+    for (name, value) in [
+        ("x-forwarded-port", local_port.to_string()),
+        ("x-forwarded-proto", "http".to_owned()),
+        ("x-amzn-trace-id", trace_id()),
+    ] {
+        headers.retain(|(n, _)| n != name);
+        headers.push((name.to_owned(), value));
+    }
+}
+
+/// `Root=1-<epoch seconds in hex>-<24 hex digits>`, X-Ray's format.
+fn trace_id() -> String {
+    let mut bytes = [0u8; 12];
+    // Zeros on failure only make trace ids repeat.
+    let _ = getrandom::fill(&mut bytes);
+    let hex: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
+    format!("Root=1-{:08x}-{hex}", crate::compute::now_ms() / 1000)
 }
 
 /// Read the body, refusing more than [`BODY_LIMIT`]. An oversized body is
