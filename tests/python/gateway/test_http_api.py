@@ -187,11 +187,13 @@ def test_a_string_result_is_the_body_as_is(api):
     assert headers["content-type"] == "application/json"
 
 
-def test_a_malformed_response_is_500(api):
+def test_a_malformed_response_is_500(api, dev):
     """HTTP APIs answer a Lambda response they cannot interpret with 500
-    {"message":"Internal Server Error"}."""
+    {"message":"Internal Server Error"}; strata dev says why."""
+    start = len(dev.lines)
     status, _, body = api.json("GET", "/shape/malformed")
     assert (status, body) == (500, {"message": "Internal Server Error"})
+    assert dev.wait_for_line(lambda line: "malformed Lambda proxy response" in line, start=start)
 
 
 def test_v1_event_shape(api):

@@ -415,8 +415,8 @@ impl Local {
     /// Make `deployment` the live one and start its triggers.
     pub async fn activate(&self, deployment: Arc<Deployment>) -> (Arc<Deployment>, Triggers) {
         self.compute.activate(deployment.clone());
-        self.gateway
-            .swap(Arc::new(Api::for_deployment(deployment.clone())));
+        let api = Api::for_deployment(deployment.clone()).with_log(self.sink.clone());
+        self.gateway.swap(Arc::new(api));
         let provider = self.provider.clone();
         let service = deployment.service.clone();
         let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &service))

@@ -44,7 +44,7 @@ pub use self::event::{EventContext, HttpRequest};
 pub use self::response::{GatewayResponse, MalformedResponse};
 pub use self::routes::{RouteEntry, RouteMatch, RouteTable};
 pub use self::server::{GatewayError, GatewayServer, RunningGateway};
-use crate::compute::{Deployment, InvokeError};
+use crate::compute::{Deployment, InvokeError, LogLine, LogSink, LogStream};
 
 /// HTTP APIs refuse request bodies over 10 MB.
 pub const BODY_LIMIT: usize = 10 * 1024 * 1024;
@@ -93,6 +93,9 @@ pub struct Api {
     api_id: String,
     backend: Arc<dyn Backend>,
     integration_timeout: Duration,
+    /// Where the gateway says why it answered 500 or 503 for a function
+    /// (AWS puts that in the access log's `integrationErrorMessage`).
+    log: Option<Arc<dyn LogSink>>,
 }
 
 impl Api {
@@ -104,6 +107,7 @@ impl Api {
             api_id: api_id(service.name.as_str()),
             backend,
             integration_timeout: INTEGRATION_TIMEOUT,
+            log: None,
         }
     }
 
@@ -121,6 +125,7 @@ impl Api {
             api_id: api_id(""),
             backend: Arc::new(NoBackend),
             integration_timeout: INTEGRATION_TIMEOUT,
+            log: None,
         }
     }
 
@@ -128,6 +133,25 @@ impl Api {
     pub fn with_integration_timeout(mut self, timeout: Duration) -> Self {
         self.integration_timeout = timeout;
         self
+    }
+
+    /// Report malformed results and integration timeouts to `sink`, as
+    /// platform lines of the function.
+    pub fn with_log(mut self, sink: Arc<dyn LogSink>) -> Self {
+        self.log = Some(sink);
+        self
+    }
+
+    fn report(&self, function: &str, request_id: &str, text: String) {
+        if let Some(log) = &self.log {
+            log.emit(LogLine {
+                time_ms: crate::compute::now_ms(),
+                function: function.to_owned(),
+                request_id: request_id.to_owned(),
+                stream: LogStream::Platform,
+                text,
+            });
+        }
     }
 
     pub fn routes(&self) -> &RouteTable {
@@ -222,6 +246,7 @@ async fn respond(api: &Arc<Api>, request: &HttpRequest, request_id: &str) -> Gat
         PayloadVersion::V1 => event::v1(request, &matched, &cx),
     };
     let function = matched.entry.function.clone();
+    let name = function.clone();
     // The invocation runs on its own task holding the API snapshot (and so
     // the deployment): when the integration timeout gives up on it, the
     // function still runs to its own deadline, as Lambda's would, and its
@@ -233,7 +258,17 @@ async fn respond(api: &Arc<Api>, request: &HttpRequest, request_id: &str) -> Gat
             .await
     });
     let output = match tokio::time::timeout(api.integration_timeout, invocation).await {
-        Err(_) => return GatewayResponse::service_unavailable(),
+        Err(_) => {
+            api.report(
+                &name,
+                request_id,
+                format!(
+                    "HTTP API: no answer within the {} s integration timeout; answered 503",
+                    api.integration_timeout.as_secs()
+                ),
+            );
+            return GatewayResponse::service_unavailable();
+        }
         Ok(Err(_)) | Ok(Ok(Err(_))) => return GatewayResponse::internal_error(),
         Ok(Ok(Ok(output))) => output,
     };
@@ -241,7 +276,14 @@ async fn respond(api: &Arc<Api>, request: &HttpRequest, request_id: &str) -> Gat
         PayloadVersion::V2 => response::from_v2(&output),
         PayloadVersion::V1 => response::from_v1(&output),
     };
-    let mut response = mapped.unwrap_or_else(|_| GatewayResponse::internal_error());
+    let mut response = mapped.unwrap_or_else(|e| {
+        api.report(
+            &name,
+            request_id,
+            format!("HTTP API: malformed Lambda proxy response: {e}; answered 500"),
+        );
+        GatewayResponse::internal_error()
+    });
     if request.method == "HEAD" {
         response.body = Bytes::new();
     }
