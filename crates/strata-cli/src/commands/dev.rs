@@ -129,7 +129,13 @@ async fn dev(
     outln!("AWS endpoint  http://{endpoint_addr}");
     let http = GatewayServer::bind(([127, 0, 0, 1], args.port).into(), local.gateway.clone())
         .await
-        .map_err(|e| miette!(help = "pick another port with --port", "{}", local::chain(&e)))?
+        .map_err(|e| {
+            miette!(
+                help = "pick another port with --port",
+                "{}",
+                local::chain(&e)
+            )
+        })?
         .spawn();
     outln!("HTTP API      http://{}", http.local_addr());
 
