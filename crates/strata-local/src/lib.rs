@@ -11,6 +11,8 @@
 //! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
 //!   opened through [`sqlite`];
 //! - [`buckets`] is the durable bucket registry the S3 service will adopt;
+//! - [`gateway`] is the HTTP API (API Gateway HTTP API behaviour) in front
+//!   of the functions of the active release;
 //! - [`compute`] runs functions as Lambda Runtime API workers, with their
 //!   triggers and the Lambda Invoke API;
 //! - [`provider`] is the engine's `Provider` for stateful resources;
@@ -25,6 +27,7 @@ pub mod compute;
 pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;
+pub mod gateway;
 pub mod provider;
 pub mod sqlite;
 pub mod sqs;

@@ -27,6 +27,7 @@ use strata_local::compute::{
     Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
 };
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::gateway::{Api, Gateway, GatewayServer};
 use strata_local::provider::LocalProvider;
 use strata_local::{AccessRegistry, Endpoint, EndpointConfig};
 use strata_model::{Address, Service};
@@ -133,6 +134,17 @@ async fn dev(
         let _ = endpoint_stopped.await;
     }));
     outln!("AWS endpoint  http://{endpoint_addr}");
+    let http = GatewayServer::bind(([127, 0, 0, 1], args.port).into(), local.gateway.clone())
+        .await
+        .map_err(|e| {
+            miette!(
+                help = "pick another port with --port",
+                "{}",
+                local::chain(&e)
+            )
+        })?
+        .spawn();
+    outln!("HTTP API      http://{}", http.local_addr());
 
     let mut service = Arc::new(stage.service.clone());
     let mut active = match local.release(service.clone(), &stage.dir).await {
@@ -144,7 +156,11 @@ async fn dev(
             tokio::spawn(async move {
                 report_start_failures(&warming.warm(|_| true).await);
             });
-            Some(local.activate(deployment).await)
+            let active = local.activate(deployment).await;
+            for route in local.gateway.current().describe() {
+                outln!("  {route}");
+            }
+            Some(active)
         }
         Err(e) => {
             crate::report::error(&e);
@@ -228,6 +244,7 @@ async fn dev(
     if let Some((_, triggers)) = active.take() {
         triggers.stop().await;
     }
+    let _ = http.stop(Duration::from_secs(5)).await;
     local.compute.stop();
     let _ = stop_endpoint.send(());
     let _ = endpoint_task.await;
@@ -342,6 +359,8 @@ const HOT_WINDOW: Duration = Duration::from_secs(60);
 /// The local target running in this process.
 pub struct Local {
     pub compute: Arc<Compute>,
+    /// The HTTP API; swapped together with compute in `activate`.
+    pub gateway: Arc<Gateway>,
     provider: Arc<LocalProvider>,
     sources: Sources,
     sink: Arc<ConsoleSink>,
@@ -402,6 +421,7 @@ impl Local {
                 region,
             },
             compute,
+            gateway: Arc::new(Gateway::new()),
             provider,
             sink,
             code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name),
@@ -444,6 +464,8 @@ impl Local {
     /// Make `deployment` the live one and start its triggers.
     pub async fn activate(&self, deployment: Arc<Deployment>) -> (Arc<Deployment>, Triggers) {
         self.compute.activate(deployment.clone());
+        let api = Api::for_deployment(deployment.clone()).with_log(self.sink.clone());
+        self.gateway.swap(Arc::new(api));
         let provider = self.provider.clone();
         let service = deployment.service.clone();
         let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &service))

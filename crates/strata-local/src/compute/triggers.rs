@@ -410,6 +410,27 @@ async fn run_schedule(schedule: Schedule, rule: String, mut ctx: Context) {
 /// AWS's six-field cron (minutes hours day-of-month month day-of-week
 /// year), with `?`, `L`, `W` and `#`, and weekdays numbered 1 (SUN) to 7.
 pub fn parse_cron(fields: &[String]) -> Result<croner::Cron, String> {
+    // AWS writes "start/step" (`0/15`: from 0, every 15); croner takes a
+    // step only on `*` or a range, so the start becomes a range to the
+    // field's maximum. Years are left as written.
+    const MAX: [u32; 5] = [59, 23, 31, 12, 7];
+    let fields: Vec<String> = fields
+        .iter()
+        .enumerate()
+        .map(|(i, field)| match MAX.get(i) {
+            Some(max) => field
+                .split(',')
+                .map(|part| match part.split_once('/') {
+                    Some((start, step)) if start.parse::<u32>().is_ok() => {
+                        format!("{start}-{max}/{step}")
+                    }
+                    _ => part.to_owned(),
+                })
+                .collect::<Vec<_>>()
+                .join(","),
+            None => field.clone(),
+        })
+        .collect();
     let pattern = format!("0 {}", fields.join(" "));
     croner::parser::CronParser::builder()
         .seconds(croner::parser::Seconds::Required)
