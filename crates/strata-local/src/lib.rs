@@ -10,7 +10,8 @@
 //! - [`dynamodb`] serves the DynamoDB JSON protocol on the dynoxide-rs engine;
 //! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
 //!   opened through [`sqlite`];
-//! - [`buckets`] is the durable bucket registry the S3 service will adopt;
+//! - [`s3`] serves S3 (REST/XML) with objects streamed to and from files,
+//!   over [`buckets`], the durable bucket registry the provider also uses;
 //! - [`compute`] runs functions as Lambda Runtime API workers, with their
 //!   triggers and the Lambda Invoke API;
 //! - [`provider`] is the engine's `Provider` for stateful resources;
@@ -26,6 +27,7 @@ pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;
 pub mod provider;
+pub mod s3;
 pub mod sqlite;
 pub mod sqs;
 pub mod ssm;
