@@ -503,3 +503,6 @@ fn has_subresource(q: &Query) -> bool {
             && !matches!(name, "AWSAccessKeyId" | "Signature" | "Expires")
     })
 }
+
+#[cfg(test)]
+mod tests;
