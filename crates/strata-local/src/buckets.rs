@@ -1,14 +1,11 @@
 //! The bucket registry of a stage: which S3 buckets exist and their
 //! versioning status, durable in `<data>/s3.sqlite`.
 //!
-//! The S3 service is not built yet, but the local provider must already
-//! create, adopt, change and delete buckets so that plans, state and outputs
-//! treat them like every other stateful resource. This table is written to be
-//! the S3 service's own bucket table: one row per bucket, keyed by its name,
-//! with versioning as S3 reports it (`Enabled`, `Suspended`, or never set).
-//! The S3 service will open the same file with the same schema and add its
-//! object tables beside it, so a bucket created by a deploy today is the one
-//! clients reach tomorrow.
+//! This is the S3 service's own bucket table: one row per bucket, keyed by
+//! its name, with versioning as S3 reports it (`Enabled`, `Suspended`, or
+//! never set). The S3 service (`s3/`) opens the same file with this schema
+//! plus its object tables, so a bucket created by a deploy is the one
+//! clients reach, and the provider counts the objects it would destroy.
 
 use rusqlite::{OptionalExtension, params};
 
@@ -19,7 +16,7 @@ use crate::store::DataDir;
 /// The file buckets (and later objects) live in, inside the data directory.
 pub const DATABASE_FILE: &str = "s3.sqlite";
 
-const SCHEMA: &str = "
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS buckets (
     name TEXT PRIMARY KEY,
     versioning TEXT NOT NULL CHECK (versioning IN ('', 'Enabled', 'Suspended')),
@@ -38,7 +35,7 @@ pub enum Versioning {
 }
 
 impl Versioning {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Self::Unset => "",
             Self::Enabled => "Enabled",
@@ -46,7 +43,7 @@ impl Versioning {
         }
     }
 
-    fn parse(text: &str) -> Self {
+    pub fn parse(text: &str) -> Self {
         match text {
             "Enabled" => Self::Enabled,
             "Suspended" => Self::Suspended,
@@ -75,10 +72,17 @@ pub struct Buckets {
 }
 
 impl Buckets {
+    /// Open the registry alone (the provider without a running S3): the
+    /// whole S3 schema, so object counts can be read.
     pub fn open(data: &DataDir, durability: Durability) -> Result<Self, DbError> {
         Ok(Self {
-            db: Db::open(data, DATABASE_FILE, durability, SCHEMA)?,
+            db: Db::open(data, DATABASE_FILE, durability, &crate::s3::full_schema())?,
         })
+    }
+
+    /// The registry on the S3 service's own connection.
+    pub(crate) fn from_db(db: Db) -> Self {
+        Self { db }
     }
 
     /// Create `name`, or adopt it if it exists, and set its versioning:
@@ -127,14 +131,31 @@ impl Buckets {
         })
     }
 
-    /// How many objects the bucket holds. No object can be stored until the
-    /// S3 service exists, so this is zero for every registered bucket.
+    /// How many objects (every version) and bytes the bucket holds; `None`
+    /// when it does not exist.
+    pub fn usage(&self, name: &str) -> Result<Option<(u64, u64)>, DbError> {
+        self.db.run_blocking(|conn, path| {
+            if get(conn, name).map_err(sqlite_err(path))?.is_none() {
+                return Ok(None);
+            }
+            conn.query_row(
+                "SELECT COUNT(*), COALESCE(SUM(size), 0) FROM objects \
+                 WHERE bucket = ?1 AND delete_marker = 0",
+                [name],
+                |r| Ok((r.get::<_, i64>(0)?, r.get::<_, i64>(1)?)),
+            )
+            .map(|(n, b)| Some((n.try_into().unwrap_or(0), b.try_into().unwrap_or(0))))
+            .map_err(sqlite_err(path))
+        })
+    }
+
+    /// How many objects the bucket holds.
     pub fn object_count(&self, name: &str) -> Result<Option<u64>, DbError> {
-        Ok(self.get(name)?.map(|_| 0))
+        Ok(self.usage(name)?.map(|(objects, _)| objects))
     }
 }
 
-fn get(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<BucketInfo>> {
+pub(crate) fn get(conn: &rusqlite::Connection, name: &str) -> rusqlite::Result<Option<BucketInfo>> {
     conn.query_row(
         "SELECT versioning, created_ms FROM buckets WHERE name = ?1",
         [name],

@@ -10,7 +10,8 @@
 //! - [`dynamodb`] serves the DynamoDB JSON protocol on the dynoxide-rs engine;
 //! - [`sqs`] and [`ssm`] serve SQS and SSM Parameter Store on SQLite files
 //!   opened through [`sqlite`];
-//! - [`buckets`] is the durable bucket registry the S3 service will adopt;
+//! - [`s3`] serves S3 (REST/XML) with objects streamed to and from files,
+//!   over [`buckets`], the durable bucket registry the provider also uses;
 //! - [`gateway`] is the HTTP API (API Gateway HTTP API behaviour) in front
 //!   of the functions of the active release;
 //! - [`compute`] runs functions as Lambda Runtime API workers, with their
@@ -29,6 +30,7 @@ pub mod dynamodb;
 pub mod endpoint;
 pub mod gateway;
 pub mod provider;
+pub mod s3;
 pub mod sqlite;
 pub mod sqs;
 pub mod ssm;

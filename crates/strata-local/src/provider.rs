@@ -1,7 +1,9 @@
 //! The local target's [`Provider`]: the engine's create, update, delete, read
 //! and data-at-risk calls carried out on the stage's own data directory —
 //! tables through the DynamoDB table API, queues through the SQS store,
-//! parameters through the SSM store, buckets through the bucket registry.
+//! parameters through the SSM store, buckets through the S3 service's store
+//! (the bucket registry and its objects, which a destroy deletes and a plan
+//! counts).
 //!
 //! Every call is idempotent. `create` adopts what already exists under the
 //! physical name (a retained resource coming back, or a create a killed run
@@ -27,6 +29,7 @@ use crate::buckets::Buckets;
 use crate::durability::Durability;
 use crate::dynamodb::DynamoDb;
 use crate::dynamodb::tables::{TableError, TableState};
+use crate::s3::{S3, S3OpenError};
 use crate::sqlite::DbError;
 use crate::sqs::{QueueInfo, QueueSettings, Sqs, SqsError};
 use crate::ssm::{Ssm, SsmError};
@@ -47,6 +50,8 @@ pub enum OpenError {
     Db(#[from] DbError),
     #[error(transparent)]
     Ssm(#[from] SsmError),
+    #[error(transparent)]
+    S3(#[from] S3OpenError),
 }
 
 /// Physical names of one stage of one service on the local target. They
@@ -111,6 +116,8 @@ pub struct LocalProvider {
     dynamodb: DynamoDb,
     sqs: Sqs,
     ssm: Ssm,
+    s3: S3,
+    /// The registry on `s3`'s connection: one database handle per file.
     buckets: Buckets,
     // Declared last so it is dropped last: the lock goes only after every
     // database above is closed.
@@ -125,6 +132,7 @@ impl LocalProvider {
         stage: &str,
         durability: Durability,
     ) -> Result<Self, OpenError> {
+        let s3 = S3::open(&data, durability)?;
         Ok(Self {
             names: LocalNames {
                 service: service.to_owned(),
@@ -133,7 +141,8 @@ impl LocalProvider {
             dynamodb: DynamoDb::open(&data, durability)?,
             sqs: Sqs::open(&data, durability)?,
             ssm: Ssm::open(&data, durability)?,
-            buckets: Buckets::open(&data, durability)?,
+            buckets: s3.buckets(),
+            s3,
             data,
         })
     }
@@ -158,6 +167,10 @@ impl LocalProvider {
 
     pub fn ssm(&self) -> &Ssm {
         &self.ssm
+    }
+
+    pub fn s3(&self) -> &S3 {
+        &self.s3
     }
 
     /// `strata param set`: store the value of the parameter `resource` under
@@ -417,7 +430,8 @@ impl Provider for LocalProvider {
                 Err(e) => Err(fail(&e)),
             },
             ResourceKind::Queue => self.sqs.remove_queue(physical_id).map_err(|e| fail(&e)),
-            ResourceKind::Bucket => self.buckets.delete(physical_id).map_err(|e| fail(&e)),
+            // An allowed destroy: the objects go with the bucket.
+            ResourceKind::Bucket => self.s3.purge_bucket(physical_id).map_err(|e| fail(&e)),
             ResourceKind::Parameter => self
                 .ssm
                 .remove_parameter(physical_id)
@@ -500,16 +514,18 @@ impl Provider for LocalProvider {
                 ),
                 ..DataAtRisk::default()
             },
-            ResourceKind::Bucket => DataAtRisk {
-                objects: Some(
-                    self.buckets
-                        .object_count(physical_id)
-                        .map_err(|e| fail(&e))?
-                        .unwrap_or(0),
-                ),
-                bytes: Some(0),
-                ..DataAtRisk::default()
-            },
+            ResourceKind::Bucket => {
+                let (objects, bytes) = self
+                    .buckets
+                    .usage(physical_id)
+                    .map_err(|e| fail(&e))?
+                    .unwrap_or((0, 0));
+                DataAtRisk {
+                    objects: Some(objects),
+                    bytes: Some(bytes),
+                    ..DataAtRisk::default()
+                }
+            }
             // A parameter holds one value; there is nothing to count.
             ResourceKind::Parameter | ResourceKind::Function => DataAtRisk::default(),
         })

@@ -403,6 +403,7 @@ impl Local {
             .with(Arc::new(provider.dynamodb().clone()))
             .and_then(|t| t.with(Arc::new(provider.sqs().clone())))
             .and_then(|t| t.with(Arc::new(provider.ssm().clone())))
+            .and_then(|t| t.with(Arc::new(provider.s3().clone())))
             .and_then(|t| t.with(Arc::new(LambdaApi::new(compute.clone()))))
             .into_diagnostic()?;
         let endpoint = Endpoint::bind(&EndpointConfig::loopback(aws_port), services, access)

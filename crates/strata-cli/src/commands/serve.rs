@@ -1,6 +1,6 @@
 //! `strata serve`: the AWS-compatible endpoint alone, on the stage's durable
 //! data, until Ctrl-C or SIGTERM. Needs no strata.yaml: it is a local
-//! DynamoDB, SQS and SSM Parameter Store for any client.
+//! DynamoDB, S3, SQS and SSM Parameter Store for any client.
 //!
 //! The first line on stdout is the address, with the real port when
 //! `--aws-port 0` asked the OS for one; tests and scripts read it from there.
@@ -15,6 +15,7 @@ use miette::{IntoDiagnostic, Result, WrapErr};
 use strata_local::dynamodb::DynamoDb;
 use strata_local::dynamodb::ttl::TtlSweeper;
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
+use strata_local::s3::S3;
 use strata_local::sqs::Sqs;
 use strata_local::ssm::Ssm;
 use strata_local::{AccessRegistry, DataDir, Endpoint, EndpointConfig};
@@ -31,10 +32,12 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     let ttl_dynamodb = dynamodb.clone();
     let sqs = Sqs::open(&data, args.durability).into_diagnostic()?;
     let ssm = Ssm::open(&data, args.durability).into_diagnostic()?;
+    let s3 = S3::open(&data, args.durability).into_diagnostic()?;
     let services = ServiceTable::new()
         .with(Arc::new(dynamodb))
         .and_then(|t| t.with(Arc::new(sqs)))
         .and_then(|t| t.with(Arc::new(ssm)))
+        .and_then(|t| t.with(Arc::new(s3)))
         .into_diagnostic()?;
     let config = EndpointConfig::loopback(args.aws_port);
 

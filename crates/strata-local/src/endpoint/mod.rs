@@ -2,7 +2,8 @@
 //!
 //! Every request goes through [`handle`]: read the SigV4 scope and
 //! `X-Amz-Target` from the headers, pick the service from the
-//! [`ServiceTable`], read the body up to the size limit, map the access key to
+//! [`ServiceTable`], read the body up to the size limit (or hand it over
+//! unread to a service that streams, S3), map the access key to
 //! a [`Principal`], and let the service answer on its own task. Nothing on
 //! that path panics or drops a connection on bad input: a request no service
 //! claims gets the JSON protocol's `UnknownOperationException`, everything
@@ -170,9 +171,13 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
     };
     let service = Arc::clone(route.service);
     let operation = route.operation.map(str::to_owned);
-    let body = match read_body(body, shared.body_limit).await {
-        Ok(body) => body,
-        Err(rejection) => return service.reject(rejection),
+    let (body, stream) = if service.streams_body() {
+        (Bytes::new(), Some(body))
+    } else {
+        match read_body(body, shared.body_limit).await {
+            Ok(body) => (body, None),
+            Err(rejection) => return service.reject(rejection),
+        }
     };
     let principal: Principal = shared
         .access
@@ -185,6 +190,7 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         uri: parts.uri,
         headers: parts.headers,
         body,
+        stream,
     };
     // Its own task, so that a panic in a service answers 500 in the service's
     // shape instead of tearing down the connection.

@@ -8,6 +8,14 @@
 //! (`.../us-east-1/s3/aws4_request`). A service registers its target
 //! prefixes and its signing name; adding one is a [`ServiceTable::with`] call,
 //! never an edit of the routing code.
+//!
+//! Routing rule, in order: a known `X-Amz-Target` prefix; else the SigV4
+//! scope's service (header or presigned query); else, for a request with
+//! neither (anonymous, or signed with SigV2), the one service that claims
+//! unsigned requests ([`AwsService::answers_unsigned`], S3). JSON protocol
+//! requests always carry `X-Amz-Target`, so the unsigned fallback can never
+//! take a DynamoDB, SQS or SSM call: one with an unknown target and no
+//! scope stays unroutable.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -15,6 +23,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
 
+use axum::body::Body;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use bytes::Bytes;
@@ -22,7 +31,8 @@ use bytes::Bytes;
 use super::sigv4::CredentialScope;
 use crate::access::Principal;
 
-/// A request that has been routed to a service, body read.
+/// A request that has been routed to a service, body read (or handed over
+/// unread, for a service that streams).
 #[derive(Debug)]
 pub struct ServiceRequest {
     pub principal: Principal,
@@ -33,7 +43,12 @@ pub struct ServiceRequest {
     pub method: Method,
     pub uri: Uri,
     pub headers: HeaderMap,
+    /// The whole body, for a service that does not stream; empty otherwise.
     pub body: Bytes,
+    /// The unread body, only for a service whose
+    /// [`AwsService::streams_body`] is true. The service then enforces its
+    /// own limits (S3 objects may be gigabytes: they never sit in memory).
+    pub stream: Option<Body>,
 }
 
 /// A failure the endpoint detects before the service runs; each service
@@ -62,6 +77,17 @@ pub trait AwsService: Send + Sync + fmt::Debug + 'static {
     fn call(&self, request: ServiceRequest) -> ServiceFuture;
     /// Answer a request the endpoint refused, in this service's error shape.
     fn reject(&self, rejection: Rejection) -> Response;
+    /// Whether this service takes the request body unread, as
+    /// [`ServiceRequest::stream`], instead of the endpoint reading it whole
+    /// under its size limit.
+    fn streams_body(&self) -> bool {
+        false
+    }
+    /// Whether requests with neither `X-Amz-Target` nor a SigV4 scope
+    /// (anonymous ones, SigV2) come here. At most one service may claim them.
+    fn answers_unsigned(&self) -> bool {
+        false
+    }
 }
 
 /// Where a request goes.
@@ -85,6 +111,7 @@ pub struct ServiceTable {
     services: Vec<Arc<dyn AwsService>>,
     by_target_prefix: HashMap<&'static str, usize>,
     by_signing_name: HashMap<&'static str, usize>,
+    unsigned: Option<usize>,
 }
 
 impl ServiceTable {
@@ -110,13 +137,20 @@ impl ServiceTable {
                 key: name,
             });
         }
+        if service.answers_unsigned() && self.unsigned.replace(index).is_some() {
+            return Err(DuplicateRoute {
+                kind: "unsigned requests, as does",
+                key: name,
+            });
+        }
         self.services.push(service);
         Ok(self)
     }
 
     /// The service for a request: by `X-Amz-Target` prefix when it names a
     /// known one (it is the more specific of the two: DynamoDB Streams signs
-    /// as `dynamodb` too), else by the signing name of the credential scope.
+    /// as `dynamodb` too), else by the signing name of the credential scope,
+    /// else (neither present) the service answering unsigned requests.
     pub fn route<'t>(
         &'t self,
         target: Option<&'t str>,
@@ -131,7 +165,13 @@ impl ServiceTable {
                 operation: Some(operation),
             });
         }
-        let index = *self.by_signing_name.get(scope?.service.as_str())?;
+        let index = match (target, scope) {
+            (_, Some(scope)) => *self.by_signing_name.get(scope.service.as_str())?,
+            (None, None) => self.unsigned?,
+            // A target nobody knows, unsigned: a JSON protocol call for a
+            // service that is not here, never an S3 request.
+            (Some(_), None) => return None,
+        };
         Some(Route {
             service: &self.services[index],
             // The target names another prefix (or none): the service sees the
@@ -163,6 +203,9 @@ mod tests {
         }
         fn reject(&self, _: Rejection) -> Response {
             StatusCode::BAD_REQUEST.into_response()
+        }
+        fn answers_unsigned(&self) -> bool {
+            self.0 == "s3"
         }
     }
 
@@ -214,7 +257,15 @@ mod tests {
         );
         assert_eq!(check(Some("Bogus_1.Op"), None), "none");
         assert_eq!(check(None, Some("kinesis")), "none");
-        assert_eq!(check(None, None), "none");
+        // Anonymous requests (no target, no scope) are S3's.
+        assert_eq!(check(None, None), "s3 None");
+    }
+
+    #[test]
+    fn the_unsigned_fallback_never_takes_json_protocol_calls() {
+        assert_eq!(check(Some("AmazonSSM.GetParameter"), None), "none");
+        let empty = ServiceTable::new();
+        assert!(empty.route(None, None).is_none());
     }
 
     #[test]
