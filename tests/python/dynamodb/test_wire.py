@@ -51,10 +51,12 @@ def test_unknown_operation(server):
     assert error_type(payload) == "UnknownOperationException"
 
 
-def test_request_without_target_or_signature(server):
+def test_request_without_target_or_signature_is_anonymous_s3(server):
+    # Neither a JSON target nor a credential scope: the endpoint treats it as
+    # an anonymous S3 request, and S3 has no POST on the service root.
     status, payload = post(server.url, b"{}", target=None, auth=None)
-    assert status == 400
-    assert error_type(payload) == "UnknownOperationException"
+    assert status == 405
+    assert b"<Code>MethodNotAllowed</Code>" in payload
 
 
 def test_missing_required_member_is_a_validation_exception(server):

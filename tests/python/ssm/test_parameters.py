@@ -51,7 +51,9 @@ def test_secure_string_decrypted_only_on_request(ssm, prefix, server):
     # Nothing on disk holds the plain text.
     import pathlib
 
-    for f in pathlib.Path(server.data_dir).iterdir():
+    files = [f for f in pathlib.Path(server.data_dir).rglob("*") if f.is_file()]
+    assert any(f.name.startswith("ssm") for f in files), files
+    for f in files:
         assert b"hunter2" not in f.read_bytes(), f
 
 

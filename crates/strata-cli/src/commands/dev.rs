@@ -419,6 +419,7 @@ impl Local {
         let local = Self {
             sources: Sources {
                 sqs: provider.sqs().clone(),
+                s3: provider.s3().clone(),
                 region,
             },
             compute,

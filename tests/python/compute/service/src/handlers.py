@@ -100,3 +100,16 @@ def pause(event, context):
     print(f"pid {os.getpid()}", flush=True)
     time.sleep(event.get("seconds", 2))
     return {"pid": os.getpid()}
+
+
+def on_object(event, context):
+    """Records each bucket event under its detail type and key; a key with
+    `flaky` in it fails its first delivery."""
+    table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+    key = event["detail"]["object"]["key"]
+    if "flaky" in key:
+        seen = table.get_item(Key={"pk": f"attempt:{key}"}, ConsistentRead=True).get("Item")
+        table.put_item(Item={"pk": f"attempt:{key}", "n": (seen or {"n": 0})["n"] + 1})
+        if not seen:
+            raise RuntimeError("first delivery fails")
+    table.put_item(Item={"pk": f"{event['detail-type']}:{key}", "event": json.dumps(event)})
