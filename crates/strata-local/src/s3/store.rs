@@ -2,8 +2,8 @@
 //! same file `s3.sqlite`), object versions, multipart uploads and parts.
 //!
 //! One row per object version. `id` is the order of writes: the newest
-//! version of a key is its highest id, which is also the `sequencer` of its
-//! event. A bucket that never had versioning keeps one row per key with
+//! version of a key is its highest id, which also leads the `sequencer` of
+//! its events. A bucket that never had versioning keeps one row per key with
 //! version id `null`, replaced by each put, as S3's "null version" is; a
 //! suspended bucket writes `null` versions beside the older real ones. A
 //! delete marker is a row with `delete_marker = 1` and no blob.
