@@ -68,7 +68,7 @@ pub enum Command {
         #[arg(long)]
         name: Option<String>,
     },
-    /// Serve the AWS-compatible endpoint alone (DynamoDB), for any client.
+    /// Serve the AWS-compatible endpoint alone (DynamoDB, S3, SQS, SSM), for any client.
     ///
     /// Point an AWS SDK or the AWS CLI at it with
     /// `AWS_ENDPOINT_URL=http://127.0.0.1:4566`. Data is kept under

@@ -122,3 +122,10 @@ def test_a_failed_invocation_is_retried(dev):
     )["Item"]
     assert attempts["n"]["N"] == "2"
     assert "first delivery fails" in dev.output()
+
+
+def test_an_event_that_fails_every_retry_is_reported_as_dropped(dev):
+    dev.client("s3").put_object(Bucket=BUCKET, Key="in/doomed.txt", Body=b"x")
+    line = "the event for `in/doomed.txt` failed 3 times and is dropped"
+    assert wait_for(lambda: line in dev.output(), timeout=30), dev.output()
+    assert dev.output().count("this key always fails") >= 3

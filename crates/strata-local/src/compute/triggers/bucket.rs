@@ -7,7 +7,13 @@
 //! function asynchronously, one invocation per object change. A failed
 //! invocation is retried twice, as Lambda retries an asynchronous invoke;
 //! AWS waits about one and two minutes, the local target one and two
-//! seconds, so that a fix is seen while developing.
+//! seconds, so that a fix is seen while developing. An event that fails
+//! every try is reported and dropped.
+//!
+//! On a hot swap the new watch subscribes before the old one is told to
+//! stop, so an object changed in that instant can reach both releases: a
+//! duplicate, which EventBridge's at-least-once delivery allows too, never
+//! a miss.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -18,7 +24,7 @@ use serde_json::{Value, json};
 use strata_model::service::BucketEventKind;
 use tokio::sync::broadcast;
 use tokio::sync::broadcast::error::RecvError;
-use tokio::task::JoinSet;
+use tokio::task::{JoinError, JoinSet};
 
 use super::Context;
 use crate::compute::deployment::ACCOUNT;
@@ -43,27 +49,42 @@ impl BucketWatch {
         let mut running = JoinSet::new();
         loop {
             let stopped = ctx.stopped.wait_for(|s| *s);
-            let received = tokio::select! {
-                received = self.events.recv() => received,
+            let next = tokio::select! {
+                received = self.events.recv() => Next::Event(received),
+                Some(done) = running.join_next(), if !running.is_empty() => Next::Delivered(done),
                 _ = stopped => break,
             };
-            match received {
-                Ok(event) if self.wants(&event) => {
+            match next {
+                Next::Event(Ok(event)) if self.wants(&event) => {
                     let body = Bytes::from(eventbridge_event(&event, &ctx.region).to_string());
-                    running.spawn(deliver(ctx.pool.clone(), body));
+                    running.spawn(deliver(ctx.pool.clone(), body, event.key));
                 }
-                Ok(_) => {}
-                Err(RecvError::Lagged(skipped)) => ctx.report(format!(
+                Next::Event(Ok(_)) => {}
+                Next::Event(Err(RecvError::Lagged(skipped))) => ctx.report(format!(
                     "bucket trigger on {}: {skipped} object events skipped, the function fell behind",
                     self.bucket
                 )),
-                Err(RecvError::Closed) => break,
+                Next::Event(Err(RecvError::Closed)) => break,
+                Next::Delivered(done) => self.report_lost(&ctx, done),
             }
-            // Reap finished deliveries so the set stays small.
-            while running.try_join_next().is_some() {}
         }
         // Deliveries under way finish on the code they started on.
-        while running.join_next().await.is_some() {}
+        while let Some(done) = running.join_next().await {
+            self.report_lost(&ctx, done);
+        }
+    }
+
+    /// Say which object's event was dropped after its last retry (Lambda
+    /// would hand it to an on-failure destination, which the local target
+    /// does not have).
+    fn report_lost(&self, ctx: &Context, done: Delivery) {
+        if let Ok(Err(key)) = done {
+            ctx.report(format!(
+                "bucket trigger on {}: the event for `{key}` failed {} times and is dropped",
+                self.bucket,
+                RETRY_PAUSES.len() + 1
+            ));
+        }
     }
 
     fn wants(&self, event: &ObjectEvent) -> bool {
@@ -78,17 +99,27 @@ impl BucketWatch {
     }
 }
 
-/// Invoke, and retry a failure twice. The pool logs each failure.
-async fn deliver(pool: Arc<FunctionPool>, body: Bytes) {
+enum Next {
+    Event(Result<ObjectEvent, RecvError>),
+    Delivered(Delivery),
+}
+
+/// A finished delivery: `Err(key)` when every try failed.
+type Delivery = Result<Result<(), String>, JoinError>;
+
+/// Invoke, and retry a failure twice; `Err(key)` when every try failed.
+/// The pool logs each failure.
+async fn deliver(pool: Arc<FunctionPool>, body: Bytes, key: String) -> Result<(), String> {
     if pool.invoke(body.clone()).await.is_ok() {
-        return;
+        return Ok(());
     }
     for pause in RETRY_PAUSES {
         tokio::time::sleep(pause).await;
         if pool.invoke(body.clone()).await.is_ok() {
-            return;
+            return Ok(());
         }
     }
+    Err(key)
 }
 
 /// The EventBridge event S3 sends for `event`.

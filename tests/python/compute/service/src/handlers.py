@@ -104,9 +104,11 @@ def pause(event, context):
 
 def on_object(event, context):
     """Records each bucket event under its detail type and key; a key with
-    `flaky` in it fails its first delivery."""
+    `flaky` in it fails its first delivery, one with `doomed` every one."""
     table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
     key = event["detail"]["object"]["key"]
+    if "doomed" in key:
+        raise RuntimeError("this key always fails")
     if "flaky" in key:
         seen = table.get_item(Key={"pk": f"attempt:{key}"}, ConsistentRead=True).get("Item")
         table.put_item(Item={"pk": f"attempt:{key}", "n": (seen or {"n": 0})["n"] + 1})
