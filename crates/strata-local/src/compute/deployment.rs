@@ -22,6 +22,7 @@ use super::bootstrap::Bootstraps;
 use super::logs::LogSink;
 use super::package::{PackageError, PreparedCode, python_for};
 use super::pool::FunctionPool;
+use super::zygote::{Zygote, Zygotes};
 use crate::access::{AccessRegistry, FunctionGrants};
 
 /// Everything fixed about one function in one release.
@@ -40,6 +41,8 @@ pub struct FunctionSpec {
     pub timeout: Duration,
     pub memory: u32,
     pub concurrency: usize,
+    /// Where a Python worker is forked from, when it can be.
+    pub zygote: Option<Arc<Zygote>>,
 }
 
 /// What compute needs to know about where it runs.
@@ -166,6 +169,7 @@ pub struct Compute {
     /// compute, so it is built first).
     endpoint_url: OnceLock<String>,
     current: RwLock<Option<Arc<Deployment>>>,
+    zygotes: Zygotes,
 }
 
 impl Compute {
@@ -181,6 +185,7 @@ impl Compute {
             }
         })?;
         Ok(Self {
+            zygotes: Zygotes::new(bootstraps.zygote.clone()),
             config,
             bootstraps,
             access,
@@ -331,7 +336,7 @@ impl Compute {
             Language::Node if !deps.is_empty() => set("NODE_PATH", deps),
             _ => {}
         }
-        Ok(FunctionSpec {
+        let mut spec = FunctionSpec {
             name: function.name.to_string(),
             physical_name,
             function_arn,
@@ -342,7 +347,12 @@ impl Compute {
             timeout: Duration::from_secs(u64::from(function.timeout)),
             memory: function.memory,
             concurrency: self.config.concurrency,
-        })
+            zygote: None,
+        };
+        if function.runtime.language() == Language::Python {
+            spec.zygote = self.zygotes.for_spec(&spec);
+        }
+        Ok(spec)
     }
 
     /// Make `next` the active deployment; the previous one is retired and

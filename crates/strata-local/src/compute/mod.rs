@@ -25,6 +25,7 @@ pub mod package;
 mod pool;
 pub mod triggers;
 mod worker;
+mod zygote;
 
 use std::time::Duration;
 

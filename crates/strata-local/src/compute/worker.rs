@@ -12,6 +12,9 @@
 //! when the [`Worker`] is dropped (timeout, crash, retirement), so a
 //! `provided` bootstrap that forks leaves nothing behind.
 
+use std::future::Future;
+use std::net::SocketAddr;
+use std::pin::Pin;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -152,21 +155,8 @@ impl Worker {
             let _ = axum::serve(listener, router).await;
         });
 
-        let mut command = Command::new(&spec.program);
-        command
-            .args(&spec.args)
-            .current_dir(&spec.task_root)
-            .env_clear()
-            .envs(&spec.env)
-            .env("AWS_LAMBDA_RUNTIME_API", addr.to_string())
-            .env("AWS_LAMBDA_LOG_STREAM_NAME", log_stream_name)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true)
-            .process_group(0);
-        let mut child = match command.spawn() {
-            Ok(child) => child,
+        let process = match launch(&spec, addr, log_stream_name, &sink).await {
+            Ok(process) => process,
             Err(e) => {
                 server.abort();
                 return Err(start_error(
@@ -175,19 +165,17 @@ impl Worker {
                 ));
             }
         };
-        let pid = child.id();
-        if let Some(out) = child.stdout.take() {
-            pump(out, LogStream::Stdout, shared.clone(), sink.clone());
-        }
-        if let Some(err) = child.stderr.take() {
-            pump(err, LogStream::Stderr, shared.clone(), sink);
-        }
+        let pid = Some(process.pid);
+        pump(
+            process.stdout,
+            LogStream::Stdout,
+            shared.clone(),
+            sink.clone(),
+        );
+        pump(process.stderr, LogStream::Stderr, shared.clone(), sink);
         let monitored = shared.clone();
         tokio::spawn(async move {
-            let status = match child.wait().await {
-                Ok(status) => status.to_string(),
-                Err(e) => format!("cannot wait for the process: {e}"),
-            };
+            let status = process.exit.await;
             monitored.exited(status);
         });
         Ok(Self {
@@ -269,16 +257,104 @@ impl Drop for Worker {
     }
 }
 
+/// A started worker process, however it was started.
+struct Launched {
+    pid: u32,
+    stdout: Pin<Box<dyn AsyncRead + Send>>,
+    stderr: Pin<Box<dyn AsyncRead + Send>>,
+    /// Resolves to the exit status once the process is gone.
+    exit: Pin<Box<dyn Future<Output = String> + Send>>,
+}
+
+/// Start the process of `spec`: forked from its zygote when it has a working
+/// one, else spawned. Either way it has exactly the spec's environment plus
+/// the Runtime API address, and its own process group.
+async fn launch(
+    spec: &FunctionSpec,
+    runtime_api: SocketAddr,
+    log_stream_name: &str,
+    sink: &Arc<dyn LogSink>,
+) -> std::io::Result<Launched> {
+    let mut env = spec.env.clone();
+    env.insert("AWS_LAMBDA_RUNTIME_API".to_owned(), runtime_api.to_string());
+    env.insert(
+        "AWS_LAMBDA_LOG_STREAM_NAME".to_owned(),
+        log_stream_name.to_owned(),
+    );
+    if let (Some(zygote), Some(script)) = (
+        spec.zygote.as_ref().filter(|z| z.enabled()),
+        spec.args.last(),
+    ) {
+        match zygote
+            .fork(std::path::Path::new(script), &spec.task_root, &env)
+            .await
+        {
+            Ok(forked) => {
+                return Ok(Launched {
+                    pid: forked.pid,
+                    stdout: Box::pin(forked.stdout),
+                    stderr: Box::pin(forked.stderr),
+                    exit: Box::pin(async move {
+                        forked
+                            .exit
+                            .await
+                            .unwrap_or_else(|_| "the Python zygote exited".to_owned())
+                    }),
+                });
+            }
+            Err(e) => {
+                zygote.disable();
+                sink.emit(LogLine {
+                    time_ms: now_ms(),
+                    function: spec.name.clone(),
+                    request_id: String::new(),
+                    stream: LogStream::Platform,
+                    text: format!(
+                        "cannot fork a Python worker ({e}); starting Python workers without the preloaded interpreter"
+                    ),
+                });
+            }
+        }
+    }
+    let mut child = Command::new(&spec.program)
+        .args(&spec.args)
+        .current_dir(&spec.task_root)
+        .env_clear()
+        .envs(&env)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .process_group(0)
+        .spawn()?;
+    let (Some(pid), Some(stdout), Some(stderr)) =
+        (child.id(), child.stdout.take(), child.stderr.take())
+    else {
+        return Err(std::io::Error::other("the process has no pid or pipes"));
+    };
+    Ok(Launched {
+        pid,
+        stdout: Box::pin(stdout),
+        stderr: Box::pin(stderr),
+        exit: Box::pin(async move {
+            match child.wait().await {
+                Ok(status) => status.to_string(),
+                Err(e) => format!("cannot wait for the process: {e}"),
+            }
+        }),
+    })
+}
+
 /// Forward each line of a worker's output to the sink, tagged with the
 /// request the worker is serving.
 fn pump(
-    stream: impl AsyncRead + Unpin + Send + 'static,
+    stream: impl AsyncRead + Send + 'static,
     kind: LogStream,
     shared: Arc<Shared>,
     sink: Arc<dyn LogSink>,
 ) {
     tokio::spawn(async move {
-        let mut reader = BufReader::new(stream);
+        let mut reader = Box::pin(BufReader::new(stream));
         let mut buf = Vec::new();
         loop {
             buf.clear();

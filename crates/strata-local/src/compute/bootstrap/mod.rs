@@ -7,12 +7,15 @@ use std::path::{Path, PathBuf};
 
 pub const PYTHON: &str = include_str!("python.py");
 pub const NODE: &str = include_str!("node.js");
+pub const ZYGOTE: &str = include_str!("zygote.py");
 
 /// The bootstrap files under `dir`, written when missing or different.
 #[derive(Debug, Clone)]
 pub struct Bootstraps {
     pub python: PathBuf,
     pub node: PathBuf,
+    /// The Python fork server (see `compute::zygote`).
+    pub zygote: PathBuf,
 }
 
 impl Bootstraps {
@@ -32,6 +35,7 @@ impl Bootstraps {
         Ok(Self {
             python: write("bootstrap.py", PYTHON)?,
             node: write("bootstrap.js", NODE)?,
+            zygote: write("zygote.py", ZYGOTE)?,
         })
     }
 }
