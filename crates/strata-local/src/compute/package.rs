@@ -13,7 +13,7 @@
 use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::{Mutex, OnceLock, PoisonError};
 
 use sha2::{Digest, Sha256};
@@ -108,8 +108,8 @@ impl CodeStore {
         let mut dependency_paths = Vec::new();
         match runtime.language() {
             Language::Python => {
-                let python = python_for(runtime)?;
-                if let Some(deps) = self.pip_install(&python, code_dir)? {
+                let python = interpreter(runtime)?;
+                if let Some(deps) = self.pip_install(&python.path, code_dir)? {
                     dependency_paths.push(deps);
                 }
                 if let Some(boto3) = self.runtime_boto3(&python)? {
@@ -163,27 +163,11 @@ impl CodeStore {
     }
 
     /// boto3 for an interpreter that lacks it, as Lambda's runtime provides.
-    fn runtime_boto3(&self, python: &Path) -> Result<Option<PathBuf>, PackageError> {
-        static HAS_BOTO3: OnceLock<Mutex<HashMap<PathBuf, bool>>> = OnceLock::new();
-        let known = HAS_BOTO3.get_or_init(Default::default);
-        let has = *known
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .entry(python.to_path_buf())
-            .or_insert_with(|| {
-                Command::new(python)
-                    .args(["-c", "import boto3"])
-                    .output()
-                    .is_ok_and(|o| o.status.success())
-            });
-        if has {
+    fn runtime_boto3(&self, python: &Interpreter) -> Result<Option<PathBuf>, PackageError> {
+        if python.has_boto3 {
             return Ok(None);
         }
-        let version = Command::new(python)
-            .args(["-c", "import sys; print('%d.%d' % sys.version_info[:2])"])
-            .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-            .unwrap_or_default();
+        let version = &python.version;
         let target = self
             .cache
             .join("python-runtime")
@@ -196,7 +180,7 @@ impl CodeStore {
             &target,
             Path::new("boto3 (provided by Lambda's Python runtime)"),
             |tmp| {
-                let mut command = Command::new(python);
+                let mut command = Command::new(&python.path);
                 command
                     .args([
                         "-m",
@@ -344,28 +328,72 @@ fn unpack(bytes: &[u8], sha256: &str, parent: &Path, target: &Path) -> Result<()
     }
 }
 
+/// What one run of a Python interpreter says about itself.
+#[derive(Debug, Clone)]
+struct Interpreter {
+    /// Its own path (a version manager's shim resolved).
+    path: PathBuf,
+    /// `3.12`.
+    version: String,
+    /// Whether it can import boto3 (found, not imported: importing costs
+    /// a few hundred milliseconds).
+    has_boto3: bool,
+}
+
 /// The interpreter for a Python runtime: `$STRATA_PYTHON`, else
 /// `python3.N` when it runs, else `python3`, resolved to its real path.
 pub fn python_for(runtime: &Runtime) -> Result<PathBuf, PackageError> {
-    static FOUND: OnceLock<Mutex<HashMap<String, Option<PathBuf>>>> = OnceLock::new();
-    if let Some(path) = std::env::var_os("STRATA_PYTHON") {
-        return Ok(PathBuf::from(path));
-    }
+    interpreter(runtime).map(|i| i.path)
+}
+
+/// One probe per runtime and process: a single interpreter start that
+/// reports its path, version and whether boto3 is there.
+fn interpreter(runtime: &Runtime) -> Result<Interpreter, PackageError> {
+    static FOUND: OnceLock<Mutex<HashMap<String, Option<Interpreter>>>> = OnceLock::new();
+    const PROBE: &str = "import sys, importlib.util\n\
+        print(sys.executable)\n\
+        print('%d.%d' % sys.version_info[:2])\n\
+        print(importlib.util.find_spec('boto3') is not None)";
     let found = FOUND.get_or_init(Default::default);
     let mut found = found.lock().unwrap_or_else(PoisonError::into_inner);
+    let explicit = std::env::var_os("STRATA_PYTHON").map(PathBuf::from);
     let entry = found.entry(runtime.id().to_owned()).or_insert_with(|| {
         // The interpreter's own path, not the name: a version manager's
         // shim (pyenv, asdf) in front of `python3` costs more than Python's
         // own start on every worker.
-        [runtime.id(), "python3"].into_iter().find_map(|name| {
-            let out = Command::new(name)
-                .args(["-c", "import sys; print(sys.executable)"])
-                .output()
-                .ok()
-                .filter(|o| o.status.success())?;
-            let path = String::from_utf8(out.stdout).ok()?;
-            let path = path.trim();
-            Some(PathBuf::from(if path.is_empty() { name } else { path }))
+        let names: Vec<PathBuf> = match &explicit {
+            Some(path) => vec![path.clone()],
+            None => vec![PathBuf::from(runtime.id()), PathBuf::from("python3")],
+        };
+        // Every candidate starts at once (a shim that fails can take as long
+        // as an interpreter that runs); the first that answers, in order of
+        // preference, wins.
+        let probes: Vec<_> = names
+            .into_iter()
+            .map(|name| {
+                let child = Command::new(&name)
+                    .args(["-c", PROBE])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::null())
+                    .spawn();
+                (name, child)
+            })
+            .collect();
+        probes.into_iter().fold(None, |chosen, (name, child)| {
+            let out = child.and_then(std::process::Child::wait_with_output);
+            if chosen.is_some() {
+                return chosen;
+            }
+            let out = out.ok().filter(|o| o.status.success())?;
+            let text = String::from_utf8(out.stdout).ok()?;
+            let mut lines = text.lines().map(str::trim);
+            let path = lines.next().filter(|p| !p.is_empty()).map(PathBuf::from);
+            Some(Interpreter {
+                path: path.unwrap_or(name),
+                version: lines.next().unwrap_or_default().to_owned(),
+                has_boto3: lines.next() == Some("True"),
+            })
         })
     });
     entry.clone().ok_or_else(|| PackageError::NoInterpreter {
