@@ -426,7 +426,8 @@ impl Local {
             gateway: Arc::new(Gateway::new()),
             provider,
             sink,
-            code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name),
+            code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name)
+                .with_progress(Arc::new(|step: &str| eprintln!("{step}"))),
             releases: ReleaseStore::new(root.join("releases")),
         };
         Ok((local, endpoint))

@@ -14,7 +14,7 @@ use std::collections::HashMap;
 use std::io::Cursor;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::sync::{Mutex, OnceLock, PoisonError};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 
 use sha2::{Digest, Sha256};
 use strata_model::runtime::{Language, Runtime};
@@ -65,8 +65,11 @@ fn io(action: &'static str, path: &Path) -> impl FnOnce(std::io::Error) -> Packa
     }
 }
 
+/// Told what a slow first-time step is doing (a dependency install).
+pub type Progress = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// The folders packaging writes to.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct CodeStore {
     /// `.strata/<stage>/artifacts`: the zips, by hash.
     pub artifacts: PathBuf,
@@ -74,6 +77,17 @@ pub struct CodeStore {
     pub unpacked: PathBuf,
     /// `.strata/cache`: installed dependencies, shared by the stages.
     pub cache: PathBuf,
+    progress: Option<Progress>,
+}
+
+impl std::fmt::Debug for CodeStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CodeStore")
+            .field("artifacts", &self.artifacts)
+            .field("unpacked", &self.unpacked)
+            .field("cache", &self.cache)
+            .finish_non_exhaustive()
+    }
 }
 
 impl CodeStore {
@@ -84,7 +98,14 @@ impl CodeStore {
             artifacts: stage_dir.join("artifacts"),
             unpacked: stage_dir.join("code"),
             cache: strata_dir.join("cache"),
+            progress: None,
         }
+    }
+
+    /// Report each dependency install as it starts (they can take a while).
+    pub fn with_progress(mut self, progress: Progress) -> Self {
+        self.progress = Some(progress);
+        self
     }
 
     /// Package `code_dir` and make it runnable for `runtime`. Blocking: runs
@@ -259,6 +280,13 @@ impl CodeStore {
         std::fs::create_dir_all(&tmp).map_err(io("create", &tmp))?;
         let mut command = command(&tmp);
         let shown = format!("{command:?}");
+        if let Some(progress) = &self.progress {
+            progress(&format!(
+                "installing {}; once, kept in {}",
+                manifest.display(),
+                self.cache.display()
+            ));
+        }
         let output = command.output().map_err(|e| PackageError::Install {
             command: shown.clone(),
             manifest: manifest.to_path_buf(),
