@@ -236,9 +236,18 @@ fn access_denied(ct: &'static str, request: &ServiceRequest, denied: &AccessDeni
         .scope
         .as_ref()
         .map_or(DEFAULT_REGION, |s| s.region.as_str());
+    // Stream operations are authorised on the stream's ARN, as IAM words them.
+    let stream = request
+        .operation
+        .as_deref()
+        .is_some_and(|op| operations::STREAMS.contains(&op));
+    let tail = if stream { "/stream/*" } else { "" };
     let resource = match &denied.resource {
-        Some(address) => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/{}", address.name),
-        None => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/*"),
+        Some(address) => format!(
+            "arn:aws:dynamodb:{region}:{ACCOUNT}:table/{}{tail}",
+            address.name
+        ),
+        None => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/*{tail}"),
     };
     let message = format!(
         "User: arn:aws:sts::{ACCOUNT}:assumed-role/{function}/{function} is not authorized to \
