@@ -1,5 +1,6 @@
-//! Golden files of both templates of examples/orders (`--stage prod`), and
-//! determinism of the whole synthesis, zips included.
+//! Golden files of both templates of examples/orders (`--stage prod`) and of
+//! the model's kitchen-sink manifest (every key once, a table stream event
+//! included), and determinism of the whole synthesis, zips included.
 //!
 //! A template change shows up as a diff of the committed files under
 //! `tests/golden/`. After an intended change, regenerate them with
@@ -61,6 +62,19 @@ fn orders_prod_templates_match_the_golden_files() {
     let t = synth::templates(&load(&dir), "prod").expect("synthesizes");
     assert_eq!(t.stateful.stack_name, "orders-prod-stateful");
     assert_eq!(t.stateless.stack_name, "orders-prod-stateless");
+    check_golden(&t.stateful.file_name(), &t.stateful.rendered.body);
+    check_golden(&t.stateless.file_name(), &t.stateless.rendered.body);
+    check_golden(&t.stack_policy_file_name(), &t.stack_policy);
+}
+
+#[test]
+fn kitchen_sink_prod_templates_match_the_golden_files() {
+    let testdata = root().join("crates/strata-model/testdata");
+    let bytes = std::fs::read(testdata.join("ok/kitchen_sink.yaml")).expect("manifest readable");
+    let service = strata_model::check(&bytes, &Disk(testdata))
+        .expect("manifest valid")
+        .service;
+    let t = synth::templates(&service, "prod").expect("synthesizes");
     check_golden(&t.stateful.file_name(), &t.stateful.rendered.body);
     check_golden(&t.stateless.file_name(), &t.stateless.rendered.body);
     check_golden(&t.stack_policy_file_name(), &t.stack_policy);

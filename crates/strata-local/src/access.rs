@@ -12,7 +12,7 @@
 //! reused, so a key that is revoked (function removed) cannot come back as
 //! the developer inside a still-running function.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 use std::sync::{Arc, PoisonError, RwLock};
 
@@ -27,11 +27,13 @@ pub enum Principal {
     Function(Arc<FunctionGrants>),
 }
 
-/// What one function may do: its `uses`, by resource address.
+/// What one function may do: its `uses`, by resource address, and the
+/// tables whose streams it reads (its table events).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FunctionGrants {
     function: String,
     grants: BTreeMap<Address, Access>,
+    streams: BTreeSet<Address>,
 }
 
 impl FunctionGrants {
@@ -49,7 +51,18 @@ impl FunctionGrants {
         Self {
             function: function.into(),
             grants: map,
+            streams: BTreeSet::new(),
         }
+    }
+
+    /// Also allow reading the streams of `tables` (and nothing else on them).
+    pub fn with_streams(mut self, tables: impl IntoIterator<Item = Address>) -> Self {
+        self.streams.extend(tables);
+        self
+    }
+
+    pub fn reads_stream(&self, table: &Address) -> bool {
+        self.streams.contains(table)
     }
 
     pub fn function(&self) -> &str {
@@ -66,6 +79,10 @@ impl FunctionGrants {
 pub enum Need {
     /// A data operation covered by an access level of `uses`.
     Level(Access),
+    /// Reading a table's stream (DescribeStream, GetShardIterator,
+    /// GetRecords, ListStreams of one table): granted by a table event only,
+    /// never by `read`, as on AWS where the stream has its own ARN.
+    Stream,
     /// A control-plane operation (create, delete or reconfigure a resource,
     /// list the account's resources). `uses` never grants these: only the
     /// stateful stack's own deploy changes stateful resources (SPEC S1).
@@ -109,9 +126,10 @@ impl Principal {
             (Need::Level(needed), Some(resource)) => grants
                 .grant(resource)
                 .is_some_and(|held| held.covers(needed)),
-            // A level without a resource, or any management action: nothing in
-            // `uses` covers it.
-            (Need::Level(_), None) | (Need::Manage, _) => false,
+            (Need::Stream, Some(table)) => grants.reads_stream(table),
+            // A level without a resource, every stream of the account, or any
+            // management action: nothing a function holds covers it.
+            (Need::Level(_) | Need::Stream, None) | (Need::Manage, _) => false,
         };
         if allowed {
             Ok(())
@@ -326,6 +344,37 @@ mod tests {
         assert_eq!(
             check(&registry, "AKFUNCRW", "dynamodb:ListTables", None, read),
             "function createOrder is not allowed dynamodb:ListTables on the account"
+        );
+    }
+
+    #[test]
+    fn a_stream_grant_reads_the_stream_and_nothing_else() {
+        let registry = AccessRegistry::new();
+        registry.register(
+            "AKSTREAM",
+            FunctionGrants::new("onOrder", []).with_streams([table("Orders")]),
+        );
+        let on =
+            |op: &str, res: Option<&str>, need: Need| check(&registry, "AKSTREAM", op, res, need);
+        assert_eq!(
+            on("dynamodb:GetRecords", Some("Orders"), Need::Stream),
+            "allow"
+        );
+        assert_eq!(
+            on("dynamodb:GetRecords", Some("Payments"), Need::Stream),
+            "function onOrder is not allowed dynamodb:GetRecords on table/Payments"
+        );
+        assert_eq!(
+            on("dynamodb:ListStreams", None, Need::Stream),
+            "function onOrder is not allowed dynamodb:ListStreams on the account"
+        );
+        assert_eq!(
+            on(
+                "dynamodb:GetItem",
+                Some("Orders"),
+                Need::Level(Access::Read)
+            ),
+            "function onOrder is not allowed dynamodb:GetItem on table/Orders"
         );
     }
 

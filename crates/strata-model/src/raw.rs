@@ -68,7 +68,7 @@ manifest_struct! {
         sort_key: Option<Spanned<String>>,
         /// Global secondary indexes by name.
         indexes: Option<Entries<RawIndex>>,
-        /// Change stream, read by functions through events in a later release.
+        /// Change stream: what each record carries. Functions read it with a `table` event.
         stream: Option<Spanned<StreamView>>,
         /// Attribute holding each item's expiry time (epoch seconds).
         ttl: Option<Spanned<String>>,
@@ -227,7 +227,7 @@ manifest_struct! {
     }
 }
 
-/// One event source of a function: exactly one of `http`, `queue`, `schedule`, `bucket`.
+/// One event source of a function: exactly one of `http`, `queue`, `schedule`, `bucket`, `table`.
 #[derive(Debug, Clone, PartialEq, schemars::JsonSchema)]
 #[schemars(untagged)]
 pub enum RawEvent {
@@ -235,10 +235,11 @@ pub enum RawEvent {
     Queue(RawQueueEvent),
     Schedule(RawScheduleEvent),
     Bucket(RawBucketEvent),
+    Table(RawTableEvent),
 }
 
 impl RawEvent {
-    pub const KINDS: &'static [&'static str] = &["http", "queue", "schedule", "bucket"];
+    pub const KINDS: &'static [&'static str] = &["http", "queue", "schedule", "bucket", "table"];
 }
 
 impl Decode for RawEvent {
@@ -275,6 +276,7 @@ impl Decode for RawEvent {
             ["queue"] => RawQueueEvent::decode(node, cx).map(Self::Queue),
             ["schedule"] => RawScheduleEvent::decode(node, cx).map(Self::Schedule),
             ["bucket"] => RawBucketEvent::decode(node, cx).map(Self::Bucket),
+            ["table"] => RawTableEvent::decode(node, cx).map(Self::Table),
             [] => {
                 let mut d = Diagnostic::error(
                     Problem::Invalid {
@@ -293,6 +295,7 @@ impl Decode for RawEvent {
                     "s3" | "S3" => Some("bucket"),
                     "httpApi" | "HttpApi" | "Api" | "api" => Some("http"),
                     "Schedule" | "cron" | "rate" => Some("schedule"),
+                    "stream" | "dynamodb" | "DynamoDB" | "dynamodb_stream" => Some("table"),
                     _ => None,
                 };
                 if let NodeKind::Map(entries) = &node.kind
@@ -384,5 +387,29 @@ manifest_struct! {
         prefix: Option<Spanned<String>>,
         /// Only keys ending with this.
         suffix: Option<Spanned<String>>,
+    }
+}
+
+keyword_enum! {
+    /// Where a new table event starts reading the table's stream.
+    pub enum StreamStart as "stream start position" {
+        /// Only changes made after the event is deployed.
+        Latest = "latest",
+        /// The oldest record the stream still holds (24 hours on AWS).
+        TrimHorizon = "trim_horizon",
+    }
+}
+
+manifest_struct! {
+    /// Item changes of a table of the stateful stack, read from its stream in order.
+    pub struct RawTableEvent as "a table event" {
+        /// Name of the table; it must declare `stream:`.
+        table: Spanned<String>,
+        /// Records per invocation (1-10000, default 100).
+        batch_size: Option<Spanned<i64>>,
+        /// Seconds to gather a batch (0-300, default 0).
+        batch_window: Option<Spanned<i64>>,
+        /// `latest` (default) or `trim_horizon`.
+        start: Option<Spanned<StreamStart>>,
     }
 }

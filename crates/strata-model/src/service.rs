@@ -8,7 +8,7 @@ use std::str::FromStr;
 
 use serde::Serialize;
 
-pub use crate::raw::{BucketEventKind, PayloadVersion, StreamView, Target};
+pub use crate::raw::{BucketEventKind, PayloadVersion, StreamStart, StreamView, Target};
 pub use crate::route::{Method, Route, Segment};
 pub use crate::runtime::{Language, Runtime};
 pub use crate::schedule::{RateUnit, Schedule};
@@ -503,6 +503,14 @@ pub enum Event {
         prefix: Option<String>,
         suffix: Option<String>,
     },
+    /// Item changes read from a table's stream (validation made sure the
+    /// table has one).
+    Table {
+        table: ResourceName,
+        batch_size: u32,
+        batch_window: u32,
+        start: StreamStart,
+    },
 }
 
 impl Event {
@@ -513,11 +521,13 @@ impl Event {
             Self::Bucket { bucket, .. } => {
                 Some(Address::new(ResourceKind::Bucket, bucket.as_str()))
             }
+            Self::Table { table, .. } => Some(Address::new(ResourceKind::Table, table.as_str())),
             Self::Http { .. } | Self::Schedule { .. } => None,
         }
     }
 
-    /// Short text for graphs and logs: `POST /orders`, `queue OrderEvents (batch 10)`.
+    /// Short text for graphs and logs: `POST /orders`, `queue OrderEvents (batch 10)`,
+    /// `table Orders stream from latest (batch 100)`.
     pub fn summary(&self) -> String {
         match self {
             Self::Http { route, .. } => route.to_string(),
@@ -540,6 +550,12 @@ impl Event {
                 }
                 s
             }
+            Self::Table {
+                table,
+                batch_size,
+                start,
+                ..
+            } => format!("table {table} stream from {start} (batch {batch_size})"),
         }
     }
 }
@@ -549,11 +565,13 @@ impl Function {
         Address::new(ResourceKind::Function, self.name.as_str())
     }
 
-    /// Everything this function may do: its `uses` grants, plus `consume` on
-    /// each queue it has an event on (the trigger reads with the function's
-    /// own rights, on AWS as locally). Bucket events carry the object's key in
-    /// the event and grant nothing. This is what becomes IAM on AWS and the
-    /// local endpoint's policy.
+    /// Everything this function may do through `uses`: its grants, plus
+    /// `consume` on each queue it has an event on (the trigger reads with the
+    /// function's own rights, on AWS as locally). Bucket events carry the
+    /// object's key in the event and grant nothing; table events grant the
+    /// stream, which is not a `uses` level (see [`Function::streams`]).
+    /// Together with `streams` this is what becomes IAM on AWS and the local
+    /// endpoint's policy.
     pub fn permissions(&self) -> BTreeMap<Address, Access> {
         let mut out: BTreeMap<Address, Access> = BTreeMap::new();
         let mut grant = |address: Address, access: Access| {
@@ -574,6 +592,28 @@ impl Function {
         }
         out
     }
+
+    /// The tables whose streams this function reads: one per table event,
+    /// sorted and without repeats. Reading a stream (DescribeStream,
+    /// GetShardIterator, GetRecords, ListStreams on the stream's ARN) is what
+    /// Lambda's event source mapping needs from the function's role; it is
+    /// neither `read` nor `write` of the table, so it is kept apart from the
+    /// `uses` levels and grants nothing on the items themselves.
+    pub fn streams(&self) -> Vec<Address> {
+        let mut out: Vec<Address> = self
+            .events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Table { table, .. } => {
+                    Some(Address::new(ResourceKind::Table, table.as_str()))
+                }
+                _ => None,
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
 }
 
 /// How a function relates to a stateful resource.
@@ -582,7 +622,8 @@ impl Function {
 pub enum Relation {
     /// Granted through `uses`.
     Uses { access: Access },
-    /// The resource triggers the function (queue messages, bucket changes).
+    /// The resource triggers the function (queue messages, bucket changes,
+    /// table stream records).
     Event { event: String },
 }
 

@@ -232,6 +232,8 @@ struct CheckedStateful {
     /// Every declared name and its kind, including resources with errors, so a
     /// reference to a broken resource does not raise a second, misleading error.
     declared: HashMap<String, ResourceKind>,
+    /// Where each declared name is written, for errors that point back at it.
+    declared_at: HashMap<String, Span>,
 }
 
 impl CheckedStateful {
@@ -366,6 +368,7 @@ fn stateful(raw: &RawStateful, cx: &mut Cx) -> CheckedStateful {
     CheckedStateful {
         resources,
         declared,
+        declared_at: first_span,
     }
 }
 
@@ -1296,6 +1299,7 @@ impl StatelessCheck<'_, '_> {
     ) -> Option<Vec<Event>> {
         let mut events = Vec::new();
         let mut ok = true;
+        let mut streams: HashMap<String, Span> = HashMap::new();
         for event in f.events.iter().flatten() {
             let checked = match &event.value {
                 RawEvent::Http(h) => match route::parse(&h.http.value) {
@@ -1369,6 +1373,33 @@ impl StatelessCheck<'_, '_> {
                         prefix: b.prefix.as_ref().map(|p| p.value.clone()),
                         suffix: b.suffix.as_ref().map(|s| s.value.clone()),
                     })
+                }
+                RawEvent::Table(t) => {
+                    match self.table_event(t) {
+                        // Lambda keeps one event source mapping per function and
+                        // stream (a second is a ResourceConflictException).
+                        Some(_) if streams.contains_key(&t.table.value) => {
+                            self.report(
+                            Diagnostic::error(
+                                Problem::Invalid {
+                                    problem: format!(
+                                        "this function already reads the stream of table `{}`",
+                                        t.table.value
+                                    ),
+                                },
+                                t.table.span,
+                            )
+                            .related(streams[&t.table.value], "first table event here")
+                            .help("keep one `table` event per table; its handler sees every change"),
+                        );
+                            None
+                        }
+                        Some(e) => {
+                            streams.insert(t.table.value.clone(), t.table.span);
+                            Some(e)
+                        }
+                        None => None,
+                    }
                 }
             };
             match checked {
@@ -1448,6 +1479,55 @@ impl StatelessCheck<'_, '_> {
             queue: resource.name,
             batch_size: size,
             batch_window: window,
+        })
+    }
+
+    /// A table event reads the table's stream, so the table must have one.
+    /// Ranges are those of Lambda's DynamoDB event source mapping.
+    fn table_event(&mut self, t: &crate::raw::RawTableEvent) -> Option<Event> {
+        let resource = self.event_source(&t.table, ResourceKind::Table, "a table event");
+        let size = ranged(t.batch_size.as_ref(), "batch_size", 1, 10_000, 100, self.cx);
+        let window = ranged(
+            t.batch_window.as_ref(),
+            "batch_window (seconds)",
+            0,
+            300,
+            0,
+            self.cx,
+        );
+        let resource = resource?;
+        let ResourceSpec::Table(table) = &resource.spec else {
+            return None;
+        };
+        if table.stream.is_none() {
+            let mut d = Diagnostic::error(
+                Problem::Invalid {
+                    problem: format!(
+                        "table `{}` has no stream for this event to read",
+                        resource.name
+                    ),
+                },
+                t.table.span,
+            )
+            .label("needs the table's stream")
+            .help(format!(
+                "add `stream: new_and_old_images` to table `{}` (or keys_only, new_image, old_image)",
+                resource.name
+            ));
+            if let Some(span) = self.stateful.declared_at.get(resource.name.as_str()) {
+                d = d.related(*span, "the table is declared here");
+            }
+            self.report(d);
+            return None;
+        }
+        Some(Event::Table {
+            table: resource.name,
+            batch_size: size?,
+            batch_window: window?,
+            start: t
+                .start
+                .as_ref()
+                .map_or(crate::raw::StreamStart::Latest, |s| s.value),
         })
     }
 }

@@ -3,8 +3,10 @@
 //! A function's role holds exactly `Function::permissions()`: for every
 //! stateful resource, the actions of its level on that resource's ARN only
 //! (and what lives under it: a table's indexes, a bucket's objects), plus
-//! writing to its own log group. Nothing else, no wildcards on resources
-//! beyond those sub-paths. The same map is the local endpoint's policy.
+//! reading the stream of each table in `Function::streams()` (its table
+//! events) on that stream's ARN, plus writing to its own log group. Nothing
+//! else, no wildcards on resources beyond those sub-paths. The same grants
+//! are the local endpoint's policy.
 
 use serde_json::{Value, json};
 use strata_model::{Access, Address, ResourceSpec, Service};
@@ -54,6 +56,15 @@ const QUEUE_CONSUME: &[&str] = &[
     "sqs:ReceiveMessage",
 ];
 const PARAMETER_READ: &[&str] = &["ssm:GetParameter", "ssm:GetParameters"];
+/// What Lambda's DynamoDB event source mapping needs from the function's
+/// role to read a table's stream (the Lambda developer guide lists these
+/// four; the DynamoDB guide scopes them to the stream's ARN).
+const STREAM_READ: &[&str] = &[
+    "dynamodb:DescribeStream",
+    "dynamodb:GetRecords",
+    "dynamodb:GetShardIterator",
+    "dynamodb:ListStreams",
+];
 
 fn has(access: Access, level: Access) -> bool {
     access.covers(level)
@@ -156,6 +167,18 @@ pub fn grant(
         }
     }
     Ok(out)
+}
+
+/// The statement letting a table event's mapping read the stream of the
+/// table at `address`, on the stream's ARN only: nothing on the table or its
+/// items.
+pub fn stream(address: &Address, inputs: &mut dyn Inputs) -> Result<Value, SynthError> {
+    let arn = inputs.input(address, Attr::StreamArn)?;
+    Ok(statement(
+        format!("{}Stream", resource_id(address)),
+        actions(&[STREAM_READ]),
+        vec![arn],
+    ))
 }
 
 /// Writing to the function's own log group: what AWSLambdaBasicExecutionRole

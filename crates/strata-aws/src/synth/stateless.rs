@@ -1,6 +1,6 @@
 //! The stateless template: per function a role, a log group and the Lambda
-//! function, then its events (HTTP routes on one HTTP API, queue event source
-//! mappings, schedule and bucket rules on EventBridge).
+//! function, then its events (HTTP routes on one HTTP API, queue and table
+//! stream event source mappings, schedule and bucket rules on EventBridge).
 //!
 //! Stateful values come in only through template parameters of type
 //! `AWS::SSM::Parameter::Value<String>` whose defaults are the `/strata/...`
@@ -13,6 +13,7 @@ use std::collections::BTreeMap;
 use serde_json::{Value, json};
 use strata_model::{
     Address, BucketEventKind, Event, Function, PayloadVersion, ResourceKind, Service, StackKind,
+    StreamStart,
 };
 
 use super::SynthError;
@@ -168,6 +169,9 @@ fn function(service: &Service, f: &Function, s: &mut Stateless<'_>) -> Result<()
     let mut statements = vec![iam::logs(&log_id)];
     for (address, access) in f.permissions() {
         statements.extend(iam::grant(service, &address, access, s)?);
+    }
+    for table in f.streams() {
+        statements.push(iam::stream(&table, s)?);
     }
     s.t.add_resource(
         role_id.clone(),
@@ -344,6 +348,37 @@ fn function(service: &Service, f: &Function, s: &mut Stateless<'_>) -> Result<()
                     }),
                 )?;
                 rule_permission(s, &fn_id, &rule, &format!("{n}Event{i}Permission"))?;
+            }
+            Event::Table {
+                table,
+                batch_size,
+                batch_window,
+                start,
+            } => {
+                let address = Address::new(ResourceKind::Table, table.as_str());
+                let mut props = json!({
+                    // The stream's ARN changes when the stream is turned off and
+                    // on again; the stateful stack republishes it, and the
+                    // next stateless deploy moves the mapping to it.
+                    "EventSourceArn": s.input(&address, Attr::StreamArn)?,
+                    "FunctionName": reference(&fn_id),
+                    "StartingPosition": match start {
+                        StreamStart::Latest => "LATEST",
+                        StreamStart::TrimHorizon => "TRIM_HORIZON",
+                    },
+                    "BatchSize": batch_size,
+                    // The handler may name the first failed record; Lambda then
+                    // checkpoints before it and retries from there.
+                    "FunctionResponseTypes": ["ReportBatchItemFailures"],
+                    "Enabled": true,
+                });
+                if *batch_window > 0 {
+                    props["MaximumBatchingWindowInSeconds"] = json!(batch_window);
+                }
+                s.t.add_resource(
+                    format!("{n}Event{i}Mapping"),
+                    json!({ "Type": "AWS::Lambda::EventSourceMapping", "Properties": props }),
+                )?;
             }
         }
     }

@@ -315,3 +315,89 @@ stateless:
     );
     assert_eq!(mapping["BatchSize"], 100);
 }
+
+#[test]
+fn a_table_event_is_a_stream_mapping_whose_role_reads_only_that_stream() {
+    let yaml = r#"
+service: s
+stages: { prod: { target: aws } }
+stateful:
+  tables:
+    Orders: { partition_key: pk:S, stream: new_and_old_images }
+stateless:
+  defaults: { runtime: python3.12, code: src }
+  functions:
+    audit:
+      handler: app.audit
+      events: [ { table: Orders, batch_size: 500, batch_window: 3, start: trim_horizon } ]
+    tail:
+      handler: app.tail
+      uses: { Orders: read }
+      events: [ { table: Orders } ]
+"#;
+    let (stateful, stateless, _) = both(yaml);
+    // The stateful stack publishes the stream ARN; the stateless stack reads
+    // it through an SSM parameter and names no stateful logical id.
+    assert_eq!(
+        stateful["Resources"]["OutputTableOrdersStreamArn"]["Properties"]["Name"],
+        "/strata/s/prod/Orders/stream_arn"
+    );
+    assert_eq!(
+        stateless["Parameters"]["TableOrdersStreamArn"],
+        serde_json::json!({
+            "Type": "AWS::SSM::Parameter::Value<String>",
+            "Default": "/strata/s/prod/Orders/stream_arn",
+            "Description": "stream_arn of table/Orders, published by the stateful stack",
+        })
+    );
+    let table = stateful["Resources"]["TableOrders"].to_string();
+    assert!(!table.contains("audit"));
+
+    let mapping = &stateless["Resources"]["auditEvent0Mapping"];
+    assert_eq!(mapping["Type"], "AWS::Lambda::EventSourceMapping");
+    assert_eq!(
+        mapping["Properties"],
+        serde_json::json!({
+            "EventSourceArn": { "Ref": "TableOrdersStreamArn" },
+            "FunctionName": { "Ref": "auditFunction" },
+            "StartingPosition": "TRIM_HORIZON",
+            "BatchSize": 500,
+            "MaximumBatchingWindowInSeconds": 3,
+            "FunctionResponseTypes": ["ReportBatchItemFailures"],
+            "Enabled": true,
+        })
+    );
+    let tail = &stateless["Resources"]["tailEvent0Mapping"]["Properties"];
+    assert_eq!(tail["StartingPosition"], "LATEST");
+    assert_eq!(tail["BatchSize"], 100);
+    assert!(tail.get("MaximumBatchingWindowInSeconds").is_none());
+
+    let stream = r#"{"Ref":"TableOrdersStreamArn"}"#;
+    let stream_actions = [
+        "dynamodb:DescribeStream",
+        "dynamodb:GetRecords",
+        "dynamodb:GetShardIterator",
+        "dynamodb:ListStreams",
+    ];
+    let want: Vec<(String, String)> = stream_actions
+        .iter()
+        .map(|a| ((*a).to_owned(), stream.to_owned()))
+        .collect();
+    assert_eq!(
+        grants(&stateless, "audit"),
+        want,
+        "a table event reads the stream and no item"
+    );
+    // With `uses`, the table's own read statement stays as it was.
+    let tail = grants(&stateless, "tail");
+    assert!(tail.contains(&(
+        "dynamodb:GetItem".to_owned(),
+        r#"{"Ref":"TableOrdersArn"}"#.to_owned()
+    )));
+    assert!(want.iter().all(|g| tail.contains(g)));
+    assert!(
+        !tail
+            .iter()
+            .any(|(a, r)| a == "dynamodb:GetItem" && r == stream)
+    );
+}

@@ -22,7 +22,7 @@ use strata_engine::release::{Release, ReleaseStore};
 use strata_engine::{Action, AllowDestroy, Provider};
 use strata_local::compute::lambda_api::LambdaApi;
 use strata_local::compute::package::{CodeStore, PreparedCode};
-use strata_local::compute::triggers::{Sources, Triggers};
+use strata_local::compute::triggers::{Sources, StreamCheckpoints, Triggers};
 use strata_local::compute::{
     Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
 };
@@ -420,6 +420,8 @@ impl Local {
             sources: Sources {
                 sqs: provider.sqs().clone(),
                 s3: provider.s3().clone(),
+                dynamodb: provider.dynamodb().clone(),
+                streams: StreamCheckpoints::default(),
                 region,
             },
             compute,
@@ -479,7 +481,8 @@ impl Local {
             &self.sources,
             Arc::new(move |a: &Address| wiring.get(a).cloned()),
             self.sink.clone(),
-        );
+        )
+        .await;
         (deployment, triggers)
     }
 }

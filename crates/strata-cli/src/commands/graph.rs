@@ -226,6 +226,12 @@ fn to_json(service: &Service, stage: &Stage) -> serde_json::Value {
                 .map(|(a, access)| (a.to_string(), json!(access)))
                 .collect();
             v["permissions"] = json!(permissions);
+            // Tables whose streams the function's table events read: a right
+            // of its own, not a `uses` level.
+            let streams = f.streams();
+            if !streams.is_empty() {
+                v["streams"] = json!(streams);
+            }
             v
         })
         .collect();

@@ -415,8 +415,9 @@ pub fn output_attribute(kind: ResourceKind) -> &'static str {
 
 /// What `function` may touch, as the endpoint sees it: the services check
 /// the physical resource a request names (`table/orders-dev-Orders`), so each
-/// grant is keyed by the physical name its published output gives. A
-/// resource with no outputs does not exist yet, and nothing is granted on it.
+/// grant (and each stream a table event reads) is keyed by the physical name
+/// its published output gives. A resource with no outputs does not exist
+/// yet, and nothing is granted on it.
 pub(crate) fn grants_of(
     function: &Function,
     wiring: &dyn Fn(&strata_model::Address) -> Option<String>,
@@ -437,7 +438,12 @@ pub(crate) fn grants_of(
             };
             Some((physical, access))
         });
-    FunctionGrants::new(function.name.to_string(), grants)
+    // Table events read the stream of the table their output names.
+    let streams = function
+        .streams()
+        .into_iter()
+        .filter_map(|table| Some(strata_model::Address::new(table.kind, wiring(&table)?)));
+    FunctionGrants::new(function.name.to_string(), grants).with_streams(streams)
 }
 
 fn path_arg(path: &Path) -> String {

@@ -75,6 +75,46 @@ impl DynamoDb {
         &self.db
     }
 
+    /// Run one operation as `principal`, checked as the endpoint checks it,
+    /// on the blocking pool: how in-process callers (the table stream
+    /// trigger) reach the engine with a function's rights. A refusal is the
+    /// engine error class AWS answers with, `AccessDeniedException`.
+    pub async fn call_json(
+        &self,
+        principal: &Principal,
+        operation: &str,
+        body: serde_json::Value,
+    ) -> Result<serde_json::Value, DynoxideError> {
+        let op = operations::find(operation).ok_or_else(|| {
+            DynoxideError::ValidationException(format!("unknown operation {operation}"))
+        })?;
+        if let Principal::Function(_) = principal {
+            let action = format!("dynamodb:{}", op.name);
+            for (table, need) in operations::touched(op.touches, &body) {
+                let address = table.map(|name| {
+                    strata_model::Address::new(strata_model::ResourceKind::Table, name)
+                });
+                principal
+                    .authorize(&Action {
+                        operation: &action,
+                        resource: address.as_ref(),
+                        need,
+                    })
+                    .map_err(|denied| DynoxideError::AccessDeniedException(denied.to_string()))?;
+            }
+        }
+        let db = self.db.clone();
+        let text = body.to_string();
+        let (run, name) = (op.run, op.name);
+        let answer = tokio::task::spawn_blocking(move || {
+            run(&db, &text).map_err(|e| wire::for_operation(name, e))
+        })
+        .await
+        .map_err(|_| DynoxideError::InternalServerError("the engine call panicked".to_owned()))??;
+        serde_json::from_str(&answer)
+            .map_err(|e| DynoxideError::InternalServerError(format!("engine answer: {e}")))
+    }
+
     /// Run one operation with its JSON body, as the endpoint would, but
     /// without HTTP or access checks. Blocks.
     pub fn execute(&self, operation: &str, body: &str) -> Result<String, DynoxideError> {
@@ -196,9 +236,18 @@ fn access_denied(ct: &'static str, request: &ServiceRequest, denied: &AccessDeni
         .scope
         .as_ref()
         .map_or(DEFAULT_REGION, |s| s.region.as_str());
+    // Stream operations are authorised on the stream's ARN, as IAM words them.
+    let stream = request
+        .operation
+        .as_deref()
+        .is_some_and(|op| operations::STREAMS.contains(&op));
+    let tail = if stream { "/stream/*" } else { "" };
     let resource = match &denied.resource {
-        Some(address) => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/{}", address.name),
-        None => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/*"),
+        Some(address) => format!(
+            "arn:aws:dynamodb:{region}:{ACCOUNT}:table/{}{tail}",
+            address.name
+        ),
+        None => format!("arn:aws:dynamodb:{region}:{ACCOUNT}:table/*{tail}"),
     };
     let message = format!(
         "User: arn:aws:sts::{ACCOUNT}:assumed-role/{function}/{function} is not authorized to \

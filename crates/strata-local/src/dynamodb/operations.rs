@@ -23,8 +23,16 @@ pub(crate) enum Touches {
     /// `TransactItems`: `Put`, `Update`, `Delete` write, `ConditionCheck`
     /// and `Get` read.
     TransactItems,
-    /// Not mapped to tables yet (PartiQL statements, stream and tag ARNs):
-    /// functions are refused, the developer is not.
+    /// The table whose stream `StreamArn` names (DescribeStream,
+    /// GetShardIterator).
+    StreamArn,
+    /// The table a `ShardIterator` was issued for (GetRecords).
+    ShardIterator,
+    /// The stream of `TableName`, or every stream of the account without it
+    /// (ListStreams).
+    StreamsOf,
+    /// Not mapped to tables yet (PartiQL statements, tag ARNs): functions
+    /// are refused, the developer is not.
     Unmapped,
 }
 
@@ -52,6 +60,7 @@ macro_rules! engine {
 const READ: Need = Need::Level(Access::Read);
 const WRITE: Need = Need::Level(Access::Write);
 const MANAGE: Need = Need::Manage;
+const STREAM: Need = Need::Stream;
 
 macro_rules! operations {
     ($($name:literal => $method:ident, $touches:expr;)*) => {
@@ -79,10 +88,10 @@ operations! {
     "BatchWriteItem" => batch_write_item, Touches::RequestItems(WRITE);
     "TransactWriteItems" => transact_write_items, Touches::TransactItems;
     "TransactGetItems" => transact_get_items, Touches::TransactItems;
-    "ListStreams" => list_streams, Touches::Unmapped;
-    "DescribeStream" => describe_stream, Touches::Unmapped;
-    "GetShardIterator" => get_shard_iterator, Touches::Unmapped;
-    "GetRecords" => get_records, Touches::Unmapped;
+    "ListStreams" => list_streams, Touches::StreamsOf;
+    "DescribeStream" => describe_stream, Touches::StreamArn;
+    "GetShardIterator" => get_shard_iterator, Touches::StreamArn;
+    "GetRecords" => get_records, Touches::ShardIterator;
     "ExecuteStatement" => execute_statement, Touches::Unmapped;
     "ExecuteTransaction" => execute_transaction, Touches::Unmapped;
     "BatchExecuteStatement" => batch_execute_statement, Touches::Unmapped;
@@ -140,6 +149,24 @@ pub(crate) fn touched(touches: Touches, body: &Value) -> Vec<(Option<String>, Ne
                     .collect()
             })
             .unwrap_or_default(),
+        // The table is read out of the ARN and the iterator exactly as the
+        // engine reads it (the second `/`-separated part of the ARN, the
+        // table inside the iterator), so the check and the engine always
+        // mean the same table. One that names none reaches no table: the
+        // engine answers it with ResourceNotFound or ValidationException.
+        Touches::StreamArn => body
+            .get("StreamArn")
+            .and_then(Value::as_str)
+            .and_then(|arn| arn.split('/').nth(1))
+            .map(|name| vec![(Some(name.to_owned()), STREAM)])
+            .unwrap_or_default(),
+        Touches::ShardIterator => body
+            .get("ShardIterator")
+            .and_then(Value::as_str)
+            .and_then(dynoxide::actions::get_shard_iterator::decode_shard_iterator)
+            .map(|(name, _, _)| vec![(Some(name), STREAM)])
+            .unwrap_or_default(),
+        Touches::StreamsOf => vec![(table(body), STREAM)],
         Touches::Unmapped => vec![(None, MANAGE)],
     }
 }
@@ -174,6 +201,39 @@ mod tests {
                 (Some("Orders".to_owned()), WRITE),
                 (Some("Customers".to_owned()), READ)
             ]
+        );
+    }
+
+    #[test]
+    fn stream_requests_touch_the_table_the_engine_reads() {
+        let arn = "arn:aws:dynamodb:dynoxide:000000000000:table/Orders/stream/1.0";
+        assert_eq!(
+            touched(Touches::StreamArn, &json!({ "StreamArn": arn })),
+            vec![(Some("Orders".to_owned()), STREAM)]
+        );
+        assert_eq!(
+            touched(Touches::StreamArn, &json!({ "StreamArn": "x" })),
+            vec![]
+        );
+        let iterator =
+            dynoxide::actions::get_shard_iterator::encode_shard_iterator("Orders", "shard", 3);
+        assert_eq!(
+            touched(
+                Touches::ShardIterator,
+                &json!({ "ShardIterator": iterator })
+            ),
+            vec![(Some("Orders".to_owned()), STREAM)]
+        );
+        assert_eq!(
+            touched(
+                Touches::ShardIterator,
+                &json!({ "ShardIterator": "garbage" })
+            ),
+            vec![]
+        );
+        assert_eq!(
+            touched(Touches::StreamsOf, &json!({})),
+            vec![(None, STREAM)]
         );
     }
 

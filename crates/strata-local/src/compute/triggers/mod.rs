@@ -1,18 +1,22 @@
 //! Event sources that run functions without an HTTP request: queue pollers
 //! (Lambda's SQS event source mapping, [`queue`]), schedules (EventBridge
-//! rules, [`schedule`]) and bucket events (S3 through EventBridge,
-//! [`bucket`]). Each event reaches the function in the shape AWS documents
+//! rules, [`schedule`]), bucket events (S3 through EventBridge, [`bucket`])
+//! and table stream pollers (Lambda's DynamoDB event source mapping,
+//! [`stream`]). Each event reaches the function in the shape AWS documents
 //! for it.
 //!
 //! Triggers belong to one deployment. On a swap the old triggers are told to
 //! stop and finish the batch they hold on the old code; the new ones start on
 //! the new deployment. A queue poller never abandons a receive half-way: it
 //! polls with a short wait and checks for the stop between polls, so no
-//! message is left hidden for a visibility timeout by a swap.
+//! message is left hidden for a visibility timeout by a swap. A stream
+//! poller hands its position to the next deployment's through
+//! [`StreamCheckpoints`], which outlive deployments.
 
 mod bucket;
 mod queue;
 mod schedule;
+mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,11 +28,14 @@ use tokio::task::JoinSet;
 use self::bucket::BucketWatch;
 use self::queue::QueuePoller;
 pub use self::schedule::parse_cron;
+pub use self::stream::StreamCheckpoints;
+use self::stream::StreamPoller;
 use super::deployment::{Deployment, grants_of};
 use super::logs::{LogLine, LogSink, LogStream};
 use super::now_ms;
 use super::pool::FunctionPool;
 use crate::access::Principal;
+use crate::dynamodb::DynamoDb;
 use crate::s3::S3;
 use crate::sqs::Sqs;
 
@@ -37,6 +44,9 @@ use crate::sqs::Sqs;
 pub struct Sources {
     pub sqs: Sqs,
     pub s3: S3,
+    pub dynamodb: DynamoDb,
+    /// Where each table stream mapping is, kept across deployments.
+    pub streams: StreamCheckpoints,
     pub region: String,
 }
 
@@ -52,8 +62,10 @@ pub struct Triggers {
 }
 
 impl Triggers {
-    /// Start every queue, schedule and bucket trigger of `deployment`.
-    pub fn start(
+    /// Start every queue, schedule, bucket and table trigger of `deployment`.
+    /// Returns once each trigger listens: a bucket watch is subscribed, a new
+    /// table mapping has its starting position.
+    pub async fn start(
         deployment: &Arc<Deployment>,
         sources: &Sources,
         wiring: Wiring,
@@ -126,6 +138,31 @@ impl Triggers {
                             suffix: suffix.clone().unwrap_or_default(),
                         };
                         tasks.spawn(watch.run(ctx));
+                    }
+                    Event::Table {
+                        table,
+                        batch_size,
+                        batch_window,
+                        start,
+                    } => {
+                        let address = Address::new(ResourceKind::Table, table.as_str());
+                        let Some(name) = wiring(&address) else {
+                            ctx.report(format!(
+                                "table trigger on {table} not started: the table has no published name; deploy the stateful stack"
+                            ));
+                            continue;
+                        };
+                        let poller = StreamPoller {
+                            dynamodb: sources.dynamodb.clone(),
+                            principal: Principal::Function(Arc::new(grants_of(function, &*wiring))),
+                            table: name,
+                            batch_size: *batch_size,
+                            batch_window: Duration::from_secs(u64::from(*batch_window)),
+                            start: *start,
+                            checkpoints: sources.streams.clone(),
+                        };
+                        let claimed = poller.claim(function.name.as_str()).await;
+                        tasks.spawn(poller.run(ctx, claimed));
                     }
                     Event::Http { .. } => {}
                 }

@@ -115,3 +115,47 @@ def on_object(event, context):
         if not seen:
             raise RuntimeError("first delivery fails")
     table.put_item(Item={"pk": f"{event['detail-type']}:{key}", "event": json.dumps(event)})
+
+
+def on_change(event, context):
+    """Prints the records of each batch it takes. An item `fail-once*` fails
+    the whole batch the first time it is seen; an item `partial*` is reported
+    through batchItemFailures the first time, with the records before it
+    taken. So what it prints is every record exactly once, in stream order."""
+    table = boto3.resource("dynamodb").Table(os.environ["ORDERS_TABLE"])
+    taken, failures = [], []
+    for record in event["Records"]:
+        pk = record["dynamodb"]["Keys"]["pk"]["S"]
+        if pk.startswith(("fail-once", "partial")):
+            marker = f"stream-attempt:{pk}:{record['eventName']}"
+            if not table.get_item(Key={"pk": marker}, ConsistentRead=True).get("Item"):
+                table.put_item(Item={"pk": marker})
+                if pk.startswith("fail-once"):
+                    raise RuntimeError(f"first delivery of {pk} fails")
+                failures.append({"itemIdentifier": record["dynamodb"]["SequenceNumber"]})
+                break
+        taken.append(record)
+    print(json.dumps({"stream": taken, "version": VERSION}), flush=True)
+    return {"batchItemFailures": failures}
+
+
+def on_keys(event, context):
+    """Prints its keys-only records and what its own credentials reach: the
+    stream it was given, but not the table's items."""
+    stream = boto3.client("dynamodbstreams")
+    described = stream.describe_stream(StreamArn=event["Records"][0]["eventSourceARN"])
+    try:
+        boto3.client("dynamodb").scan(TableName="computetest-dev-Keys")
+        scan = "allowed"
+    except Exception as e:  # noqa: BLE001 - the error code is the result
+        scan = e.response["Error"]["Code"]
+    print(
+        json.dumps(
+            {
+                "keys": event["Records"],
+                "stream_status": described["StreamDescription"]["StreamStatus"],
+                "scan": scan,
+            }
+        ),
+        flush=True,
+    )
