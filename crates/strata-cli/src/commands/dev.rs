@@ -21,7 +21,7 @@ use strata_engine::apply::{self, ApplyError};
 use strata_engine::release::{Release, ReleaseStore};
 use strata_engine::{Action, AllowDestroy, Provider};
 use strata_local::compute::lambda_api::LambdaApi;
-use strata_local::compute::package::{CodeStore, PreparedCode};
+use strata_local::compute::package::{CodeStore, PreparedCode, python_for};
 use strata_local::compute::triggers::{Sources, StreamCheckpoints, Triggers};
 use strata_local::compute::{
     Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
@@ -30,6 +30,7 @@ use strata_local::endpoint::{ServiceTable, shutdown_signal};
 use strata_local::gateway::{Api, Gateway, GatewayServer};
 use strata_local::provider::LocalProvider;
 use strata_local::{AccessRegistry, Endpoint, EndpointConfig};
+use strata_model::runtime::Language;
 use strata_model::{Address, Service};
 use tokio::sync::{mpsc, oneshot};
 
@@ -44,6 +45,7 @@ pub const DEV_FILE: &str = "dev.json";
 pub fn run(g: &Global, args: &DevArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let stage = Stage::load(g)?;
+    probe_interpreters(&stage.service);
     let provider = Arc::new(stage.provider()?);
     deploy_stateful(g, &stage, &provider);
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -52,6 +54,26 @@ pub fn run(g: &Global, args: &DevArgs) -> Result<ExitCode> {
         .into_diagnostic()
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(dev(g, args, stage, provider, started))
+}
+
+/// Find the Python interpreters the functions need on other threads while
+/// the stateful stack deploys: packaging waits for a probe still running
+/// instead of starting its own.
+fn probe_interpreters(service: &Service) {
+    let mut runtimes: Vec<strata_model::Runtime> = Vec::new();
+    for function in &service.stateless.functions {
+        let runtime = &function.runtime;
+        if runtime.language() == Language::Python
+            && !runtimes.iter().any(|r| r.id() == runtime.id())
+        {
+            runtimes.push(runtime.clone());
+        }
+    }
+    for runtime in runtimes {
+        std::thread::spawn(move || {
+            let _ = python_for(&runtime);
+        });
+    }
 }
 
 /// Apply the stateful stack as `deploy --yes` would without any
