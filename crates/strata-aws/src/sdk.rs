@@ -1,8 +1,9 @@
 //! The `Cloud` of a real account (or of any compatible endpoint, such as a
 //! moto server): the AWS SDK for Rust, with the usual credential chain and
-//! region. Only CloudFormation, S3 (code and template uploads), SSM (are the
-//! stateful outputs published yet?) and STS (whose account is this?) are
-//! linked: every service crate costs minutes of build.
+//! region. Only CloudFormation, S3 (code and template uploads) and STS (whose
+//! account is this?) are linked: every service crate costs minutes of build
+//! (SSM alone was the largest, and whether the stateful outputs are
+//! published is read from the stateful stack's template instead).
 //!
 //! Each SDK error becomes a `CloudError` that says which fix applies: no
 //! credentials, an endpoint that cannot be reached, a request the service
@@ -24,6 +25,10 @@ use crate::deploy::cloud::{
     CloudError, ResourceChange, StackEvent, StackInfo, TemplateSource,
 };
 
+/// The S3 SDK, for tests that drive an S3 endpoint with the Rust SDK (the
+/// local target's, in strata-cli's tests) without a second crate linking it.
+pub use aws_sdk_s3 as s3;
+
 /// Pages of stack events read per poll: the newest 300 or so, more than any
 /// poll interval produces.
 const EVENT_PAGES: usize = 3;
@@ -41,7 +46,6 @@ pub struct SdkCloud {
     endpoint_url: Option<String>,
     cfn: aws_sdk_cloudformation::Client,
     s3: aws_sdk_s3::Client,
-    ssm: aws_sdk_ssm::Client,
     sts: aws_sdk_sts::Client,
 }
 
@@ -79,7 +83,6 @@ pub async fn connect(
         region,
         cfn: aws_sdk_cloudformation::Client::new(&config),
         s3: aws_sdk_s3::Client::from_conf(s3_config),
-        ssm: aws_sdk_ssm::Client::new(&config),
         sts: aws_sdk_sts::Client::new(&config),
         endpoint_url,
     })
@@ -221,6 +224,16 @@ impl Cloud for SdkCloud {
                 .outputs()
                 .iter()
                 .filter_map(|o| Some((o.output_key()?.to_owned(), o.output_value()?.to_owned())))
+                .collect(),
+            parameters: s
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_owned(),
+                        p.parameter_value()?.to_owned(),
+                    ))
+                })
                 .collect(),
         }))
     }
@@ -480,20 +493,23 @@ impl Cloud for SdkCloud {
         }
     }
 
-    async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, CloudError> {
-        let mut missing = Vec::new();
-        // GetParameters takes at most 10 names.
-        for chunk in names.chunks(10) {
-            let out = self
-                .ssm
-                .get_parameters()
-                .set_names(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| self.classify("GetParameters", e))?;
-            missing.extend(out.invalid_parameters().iter().cloned());
-        }
-        Ok(missing)
+    async fn physical_id(
+        &self,
+        stack: &str,
+        logical_id: &str,
+    ) -> Result<Option<String>, CloudError> {
+        let out = self
+            .cfn
+            .describe_stack_resource()
+            .stack_name(stack)
+            .logical_resource_id(logical_id)
+            .send()
+            .await
+            .map_err(|e| self.classify("DescribeStackResource", e))?;
+        Ok(out
+            .stack_resource_detail()
+            .and_then(|d| d.physical_resource_id())
+            .map(str::to_owned))
     }
 
     async fn pause(&self, duration: Duration) {

@@ -19,6 +19,9 @@ pub struct StackInfo {
     pub last_updated: Option<String>,
     pub termination_protection: bool,
     pub outputs: BTreeMap<String, String>,
+    /// The template parameters it was deployed with, as given (an SSM-typed
+    /// parameter's value is the parameter's name).
+    pub parameters: BTreeMap<String, String>,
 }
 
 impl StackInfo {
@@ -189,8 +192,12 @@ pub trait Cloud {
     /// The URL CloudFormation reads an uploaded template from.
     fn object_url(&self, bucket: &str, key: &str) -> String;
 
-    /// The SSM parameter names among `names` that do not exist.
-    async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, CloudError>;
+    /// The physical id of one resource of a stack (DescribeStackResource).
+    async fn physical_id(
+        &self,
+        stack: &str,
+        logical_id: &str,
+    ) -> Result<Option<String>, CloudError>;
 
     /// Waits between two polls (the tests' cloud returns at once).
     async fn pause(&self, duration: Duration);

@@ -686,7 +686,43 @@ async fn prepare<C: Cloud>(
         poll.wait(cloud).await;
     };
 
-    let empty = is_no_change(&info) || (info.status != "FAILED" && info.changes.is_empty());
+    let (old, old_parameters) = match &existing {
+        Some(deployed) => (
+            cloud
+                .get_template(stack)
+                .await
+                .map_err(ctx(format!("reading the deployed template of {stack}")))?
+                .as_deref()
+                .and_then(parse),
+            // Only the parameters Strata gives values to: the SSM-typed ones
+            // keep their defaults on both sides.
+            deployed
+                .parameters
+                .iter()
+                .filter(|(k, _)| input.parameters.contains_key(*k))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
+        ),
+        None => (None, BTreeMap::new()),
+    };
+    let new = parse(&input.body);
+    let old_side = Side {
+        template: old.as_ref(),
+        parameters: &old_parameters,
+    };
+    let new_side = Side {
+        template: new.as_ref(),
+        parameters: &input.parameters,
+    };
+    // moto lists no row for a change of parameters alone (a new code key),
+    // though executing applies it: then Strata's diff gives the rows.
+    let listed_nothing = info.status != "FAILED" && info.changes.is_empty();
+    let rows = if listed_nothing {
+        changes::rows_from_diff(old_side, new_side)
+    } else {
+        changes::rows(&info.changes, old_side, new_side)
+    };
+    let empty = is_no_change(&info) || (listed_nothing && rows.is_empty());
     if empty || info.status == "FAILED" {
         discard(cloud, stack, &name, kind).await?;
         if empty {
@@ -699,33 +735,6 @@ async fn prepare<C: Cloud>(
         });
     }
 
-    let (old, old_parameters) = match &existing {
-        Some(_) => (
-            cloud
-                .get_template(stack)
-                .await
-                .map_err(ctx(format!("reading the deployed template of {stack}")))?
-                .as_deref()
-                .and_then(parse),
-            // What the stack was deployed with is not kept apart from the
-            // template; the same names with the same values resolve the
-            // same, and a changed value shows as CloudFormation's Modify.
-            input.parameters.clone(),
-        ),
-        None => (None, BTreeMap::new()),
-    };
-    let new = parse(&input.body);
-    let rows = changes::rows(
-        &info.changes,
-        Side {
-            template: old.as_ref(),
-            parameters: &old_parameters,
-        },
-        Side {
-            template: new.as_ref(),
-            parameters: &input.parameters,
-        },
-    );
     let refusals = changes::refusals(&rows, allow);
     Ok(Some(Prepared {
         plan: StackPlan {
@@ -733,7 +742,9 @@ async fn prepare<C: Cloud>(
             role: input.role,
             exists: existing.is_some(),
             source: Source::ChangeSet,
-            note: None,
+            note: listed_nothing.then(|| {
+                "the endpoint's change set lists no row (a change of parameters alone); these come from Strata's diff".to_owned()
+            }),
             rows,
             refusals,
         },
@@ -935,13 +946,25 @@ pub async fn ensure_bootstrap<C: Cloud>(
                 .unwrap_or_default()
         }
     };
-    info.outputs
-        .get(bootstrap::BUCKET_OUTPUT)
-        .cloned()
+    bucket_of(cloud, &info)
+        .await?
         .ok_or_else(|| DeployError::NoBootstrapBucket {
             stack: stack.to_owned(),
             output: bootstrap::BUCKET_OUTPUT,
         })
+}
+
+/// The artifact bucket of the bootstrap stack: its output, or the bucket's
+/// physical id where the endpoint shows no outputs (moto, for stacks made
+/// through a change set).
+async fn bucket_of<C: Cloud>(cloud: &C, info: &StackInfo) -> Result<Option<String>, DeployError> {
+    if let Some(bucket) = info.outputs.get(bootstrap::BUCKET_OUTPUT) {
+        return Ok(Some(bucket.clone()));
+    }
+    cloud
+        .physical_id(bootstrap::STACK, bootstrap::BUCKET_OUTPUT)
+        .await
+        .map_err(ctx(format!("reading the bucket of {}", bootstrap::STACK)))
 }
 
 /// Uploads each code zip the bucket does not hold yet.
@@ -1106,6 +1129,27 @@ fn ssm_inputs(template: &Value) -> Vec<String> {
         .collect()
 }
 
+/// The names of the `AWS::SSM::Parameter`s a template creates.
+fn published_parameters(template: &Value) -> BTreeSet<String> {
+    resources_of(template)
+        .filter(|r| r.get("Type").and_then(Value::as_str) == Some("AWS::SSM::Parameter"))
+        .filter_map(|r| {
+            r.get("Properties")?
+                .get("Name")?
+                .as_str()
+                .map(str::to_owned)
+        })
+        .collect()
+}
+
+fn resources_of(template: &Value) -> impl Iterator<Item = &Value> {
+    template
+        .get("Resources")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flat_map(|m| m.values())
+}
+
 /// `strata plan` of an aws stage: change sets made, read and deleted.
 pub async fn plan<C: Cloud>(
     cloud: &C,
@@ -1115,11 +1159,14 @@ pub async fn plan<C: Cloud>(
 ) -> Result<Vec<StackPlan>, DeployError> {
     let work = Work::new(target)?;
     hello(cloud, obs).await?;
-    let bucket = cloud
+    let bucket = match cloud
         .describe_stack(bootstrap::STACK)
         .await
         .map_err(ctx(format!("reading the status of {}", bootstrap::STACK)))?
-        .and_then(|i| i.outputs.get(bootstrap::BUCKET_OUTPUT).cloned());
+    {
+        Some(info) => bucket_of(cloud, &info).await?,
+        None => None,
+    };
     let mut plans = Vec::new();
 
     let stateful_input = StackInput::of(&work.stateful, Role::Stateful, BTreeMap::new());
@@ -1148,14 +1195,27 @@ pub async fn plan<C: Cloud>(
     );
     let new = parse(&stateless_input.body);
     let inputs = new.as_ref().map(ssm_inputs).unwrap_or_default();
-    let missing = if stateful_exists && bucket.is_some() {
+    // What the deployed stateful stack publishes: the SSM names of its
+    // parameters, read from its template (no SSM client needed).
+    let published: BTreeSet<String> = if stateful_exists {
         cloud
-            .missing_parameters(&inputs)
+            .get_template(stateful_input.stack)
             .await
-            .map_err(ctx("looking up the outputs the stateful stack published"))?
+            .map_err(ctx(format!(
+                "reading the deployed template of {}",
+                stateful_input.stack
+            )))?
+            .as_deref()
+            .and_then(parse)
+            .map(|t| published_parameters(&t))
+            .unwrap_or_default()
     } else {
-        inputs
+        BTreeSet::new()
     };
+    let missing: Vec<String> = inputs
+        .into_iter()
+        .filter(|name| !published.contains(name))
+        .collect();
     if missing.is_empty() && bucket.is_some() {
         let p = prepare(cloud, &stateless_input, bucket.as_deref(), allow, obs).await?;
         match p {

@@ -123,6 +123,7 @@ impl Cloud for FakeCloud {
             last_updated: None,
             termination_protection: s.protection,
             outputs: s.outputs.clone(),
+            parameters: s.parameters.iter().cloned().collect(),
         }))
     }
 
@@ -179,12 +180,11 @@ impl Cloud for FakeCloud {
         let params_changed = old_params != r.parameters;
         let mut changes = Vec::new();
         for (id, b) in &after {
+            // Like moto: rows from the templates alone; a change of
+            // parameters alone lists nothing (but executing applies it).
             let action = match before.get(id) {
                 None => "Add",
-                // Like moto: a parameter change touches every resource using it.
-                Some(a) if a != b || (params_changed && b.to_string().contains("CodeKey")) => {
-                    "Modify"
-                }
+                Some(a) if a != b => "Modify",
                 Some(_) => continue,
             };
             let kind = b["Type"].as_str().unwrap_or_default().to_owned();
@@ -205,7 +205,7 @@ impl Cloud for FakeCloud {
                 });
             }
         }
-        let info = if changes.is_empty() {
+        let info = if changes.is_empty() && !params_changed {
             ChangeSetInfo {
                 status: "FAILED".into(),
                 execution_status: Some("UNAVAILABLE".into()),
@@ -323,10 +323,8 @@ impl Cloud for FakeCloud {
         st.status = status.into();
         st.template = body.clone();
         st.parameters = request.parameters.clone();
-        if stack == bootstrap::STACK {
-            st.outputs
-                .insert(bootstrap::BUCKET_OUTPUT.into(), "memory-bucket".into());
-        }
+        // Like moto, a stack made through a change set shows no Outputs: the
+        // bucket is found through DescribeStackResource.
         Ok(())
     }
 
@@ -397,13 +395,16 @@ impl Cloud for FakeCloud {
         format!("memory:///{bucket}/{key}")
     }
 
-    async fn missing_parameters(&self, names: &[String]) -> Result<Vec<String>, CloudError> {
-        let s = self.s.borrow();
-        Ok(names
-            .iter()
-            .filter(|n| !s.parameters.contains(*n))
-            .cloned()
-            .collect())
+    async fn physical_id(
+        &self,
+        stack: &str,
+        logical_id: &str,
+    ) -> Result<Option<String>, CloudError> {
+        let known = self.s.borrow().stacks.contains_key(stack);
+        Ok(
+            (known && stack == bootstrap::STACK && logical_id == bootstrap::BUCKET_OUTPUT)
+                .then(|| "memory-bucket".to_owned()),
+        )
     }
 
     async fn pause(&self, _: Duration) {}
