@@ -43,6 +43,10 @@ struct State {
     fail: Option<(String, String)>,
     no_credentials: bool,
     termination_protection_missing: bool,
+    /// Describes that still show the stack busy (a killed run's update).
+    busy_polls: u32,
+    /// A change set CloudFormation refuses, with its reason.
+    reject: Option<String>,
     events: u64,
 }
 
@@ -117,8 +121,17 @@ impl Cloud for FakeCloud {
     }
 
     async fn describe_stack(&self, stack: &str) -> Result<Option<StackInfo>, CloudError> {
-        Ok(self.s.borrow().stacks.get(stack).map(|s| StackInfo {
-            status: s.status.clone(),
+        let mut state = self.s.borrow_mut();
+        let busy = state.busy_polls > 0 && state.stacks.contains_key(stack);
+        if busy {
+            state.busy_polls -= 1;
+        }
+        Ok(state.stacks.get(stack).map(|s| StackInfo {
+            status: if busy {
+                "UPDATE_IN_PROGRESS".to_owned()
+            } else {
+                s.status.clone()
+            },
             status_reason: None,
             last_updated: None,
             termination_protection: s.protection,
@@ -205,7 +218,14 @@ impl Cloud for FakeCloud {
                 });
             }
         }
-        let info = if changes.is_empty() && !params_changed {
+        let info = if let Some(reason) = s.reject.take() {
+            ChangeSetInfo {
+                status: "FAILED".into(),
+                execution_status: Some("UNAVAILABLE".into()),
+                reason: Some(reason),
+                changes: vec![],
+            }
+        } else if changes.is_empty() && !params_changed {
             ChangeSetInfo {
                 status: "FAILED".into(),
                 execution_status: Some("UNAVAILABLE".into()),
@@ -1157,4 +1177,54 @@ fn a_removed_data_resource_is_a_deletion_and_an_added_one_is_nothing() {
     assert!(
         changes::refusals(&classify(&[add], &empty, &old), &AllowDestroy::default()).is_empty()
     );
+}
+
+#[test]
+fn a_stack_still_updating_from_a_killed_run_is_waited_for() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    std::fs::write(
+        p.root().join("src/app.py"),
+        "def read(e, c):\n    return 8\n",
+    )
+    .expect("edit");
+    cloud.s.borrow_mut().busy_polls = 3;
+    let (out, rec) = p.deploy(&cloud, &AllowDestroy::default());
+    done(out);
+    assert!(
+        rec.notes
+            .iter()
+            .any(|n| n.contains("Waiting") && n.contains("UPDATE_IN_PROGRESS")),
+        "{:?}",
+        rec.notes
+    );
+    assert_eq!(cloud.s.borrow().busy_polls, 0);
+}
+
+#[test]
+fn a_rejected_change_set_is_an_error_with_the_reason_and_is_deleted() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    std::fs::write(
+        p.root().join("src/app.py"),
+        "def read(e, c):\n    return 9\n",
+    )
+    .expect("edit");
+    cloud.s.borrow_mut().reject =
+        Some("Template format error: Unresolved resource dependencies [X]".into());
+    cloud.clear_calls();
+    let err = p
+        .deploy(&cloud, &AllowDestroy::default())
+        .0
+        .expect_err("rejected");
+    assert!(
+        err.to_string().contains(
+            "CloudFormation rejected the change set for shop-prod-stateful: Template format error"
+        ),
+        "{err}"
+    );
+    assert!(cloud.executes().is_empty());
+    assert!(cloud.s.borrow().change_sets.is_empty());
 }

@@ -77,6 +77,8 @@ impl Aws {
 struct Console {
     json: bool,
     yes: bool,
+    /// `plan` prints the plans itself, at the end.
+    plans_at_end: bool,
     /// A question that could not be asked (no terminal), raised after the run.
     failed_prompt: RefCell<Option<miette::Report>>,
 }
@@ -93,6 +95,9 @@ impl Console {
 
 impl Observer for Console {
     fn note(&mut self, note: Note<'_>) {
+        if self.plans_at_end && matches!(note, Note::Plan(_) | Note::NoChanges { .. }) {
+            return;
+        }
         if let Some(line) = text::note(&note) {
             self.line(&line);
         }
@@ -201,6 +206,7 @@ pub fn deploy(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
     let mut console = Console {
         json: args.json,
         yes: args.yes,
+        plans_at_end: false,
         failed_prompt: RefCell::new(None),
     };
     let outcome = aws.runtime.block_on(deploy::deploy(
@@ -261,6 +267,7 @@ pub fn plan(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
     let mut console = Console {
         json: args.json,
         yes: true,
+        plans_at_end: true,
         failed_prompt: RefCell::new(None),
     };
     let plans = aws
@@ -323,6 +330,7 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
     let mut console = Console {
         json: false,
         yes: true,
+        plans_at_end: false,
         failed_prompt: RefCell::new(None),
     };
     let stack = strata_aws::synth::Names {
