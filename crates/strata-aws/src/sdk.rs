@@ -486,11 +486,12 @@ impl Cloud for SdkCloud {
         Ok(())
     }
 
+    /// AWS's path-style form, with or without a custom endpoint: the URL is
+    /// only parsed (CloudFormation reads the object from its own S3), and
+    /// this is the form CloudFormation, moto and other emulators all parse
+    /// (moto reads a bucket named `127` out of `http://127.0.0.1:PORT/b/k`).
     fn object_url(&self, bucket: &str, key: &str) -> String {
-        match &self.endpoint_url {
-            Some(url) => format!("{}/{bucket}/{key}", url.trim_end_matches('/')),
-            None => format!("https://{bucket}.s3.{}.amazonaws.com/{key}", self.region),
-        }
+        format!("https://s3.{}.amazonaws.com/{bucket}/{key}", self.region)
     }
 
     async fn physical_id(

@@ -323,3 +323,24 @@ def test_an_unreachable_endpoint_is_a_clear_error(strata, service, tmp_path):
     assert run.returncode == 1
     assert f"cannot reach {url}" in run.stderr
     assert "--endpoint-url" in run.stderr
+
+
+def test_a_template_over_51200_bytes_goes_through_the_artifact_bucket(strata, moto, tmp_path):
+    env = fake_credentials(tmp_path)
+    service = tmp_path / "big"
+    (service / "src").mkdir(parents=True)
+    (service / "src" / "app.py").write_text("def handle(event, context):\n    return {}\n")
+    queues = "".join(f"    Queue{i}: {{}}\n" for i in range(100))
+    (service / "strata.yaml").write_text(
+        "service: big\n"
+        "stages:\n  prod: { target: aws, region: eu-west-1 }\n"
+        f"stateful:\n  queues:\n{queues}"
+        "stateless:\n  defaults: { runtime: python3.12, code: src }\n"
+        "  functions:\n    f: { handler: app.handle, uses: { Queue0: send } }\n"
+    )
+    run = cli(strata, service, "deploy", "--endpoint-url", moto, "--yes", env=env)
+    assert run.returncode == 0, f"{run.stdout}\n{run.stderr}"
+    assert "uploaded templates/big-prod-stateful/" in run.stdout
+    assert "big-prod-stateful: CREATE_COMPLETE" in run.stdout
+    urls = client(moto, "sqs").list_queues(QueueNamePrefix="big-prod-")["QueueUrls"]
+    assert len(urls) == 100
