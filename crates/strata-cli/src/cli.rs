@@ -184,22 +184,28 @@ pub enum StackArg {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The stack to plan (only `stateful` is built so far).
-    #[arg(long, value_enum, default_value_t = StackArg::Stateful)]
-    pub stack: StackArg,
+    /// The stack to plan: local stages plan `stateful` (the default); aws
+    /// stages plan both by default.
+    #[arg(long, value_enum)]
+    pub stack: Option<StackArg>,
     /// Print the plan as JSON for tools.
     #[arg(long)]
     pub json: bool,
     /// Exit 2 when the plan has changes (0 when it has none).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// aws stages: send every AWS call to this endpoint (a moto server, for
+    /// instance) instead of AWS's; `AWS_ENDPOINT_URL` does the same.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The stack to deploy (only `stateful` is built so far).
-    #[arg(long, value_enum, default_value_t = StackArg::Stateful)]
-    pub stack: StackArg,
+    /// The stack to deploy: local stages deploy `stateful` (the default);
+    /// aws stages deploy both by default, stateful first.
+    #[arg(long, value_enum)]
+    pub stack: Option<StackArg>,
     /// Allow this address to be replaced or deleted, losing its data
     /// (e.g. `table/Orders`). Repeat for more.
     #[arg(long = "allow-destroy", value_name = "ADDR")]
@@ -210,19 +216,28 @@ pub struct DeployArgs {
     /// Print the outcome as JSON for tools.
     #[arg(long)]
     pub json: bool,
+    /// aws stages: send every AWS call to this endpoint (a moto server, for
+    /// instance) instead of AWS's; `AWS_ENDPOINT_URL` does the same.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The stack to destroy (only `stateful` is built so far).
+    /// The stack to destroy: `stateless` (aws stages: the whole stateless
+    /// stack, no data involved) or `stateful` (with --allow-destroy).
     #[arg(long, value_enum)]
     pub stack: StackArg,
     /// An address to delete with its data, or `all`. Repeat for more.
-    #[arg(long = "allow-destroy", value_name = "ADDR", required = true)]
+    /// Required for the stateful stack.
+    #[arg(long = "allow-destroy", value_name = "ADDR")]
     pub allow_destroy: Vec<String>,
     /// Delete without asking.
     #[arg(long)]
     pub yes: bool,
+    /// aws stages: send every AWS call to this endpoint instead of AWS's.
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]

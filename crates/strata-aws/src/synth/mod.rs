@@ -25,7 +25,7 @@ use strata_model::{Address, FunctionName, Service, StageName, Target};
 
 pub use names::{Attr, Names};
 pub use stateless::{CODE_BUCKET_PARAMETER, LOG_RETENTION_DAYS, code_key_parameter};
-pub use template::{DIRECT_UPLOAD_MAX_BYTES, Limit, Rendered};
+pub use template::{DIRECT_UPLOAD_MAX_BYTES, Limit, Rendered, sorted};
 
 #[derive(Debug, thiserror::Error)]
 pub enum SynthError {

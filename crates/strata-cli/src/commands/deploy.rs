@@ -12,7 +12,7 @@ use strata_engine::{AllowDestroy, Provider};
 
 use super::local::{self, Stage};
 use super::plan::{REFUSED, show};
-use crate::cli::{DeployArgs, DestroyArgs, Global};
+use crate::cli::{DeployArgs, DestroyArgs, Global, StackArg};
 use crate::report::plural;
 
 /// What one engine call gave: an outcome, or a refusal with its outcome.
@@ -48,7 +48,7 @@ fn deploy_once(
 }
 
 pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
-    local::stateful_only(args.stack)?;
+    local::stateful_only(args.stack.unwrap_or(StackArg::Stateful))?;
     let allow = local::allow_destroy(&args.allow_destroy)?;
     let stage = Stage::load(g)?;
     let provider = stage.provider()?;
@@ -91,6 +91,12 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
 
 pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
     local::stateful_only(args.stack)?;
+    if args.allow_destroy.is_empty() {
+        return Err(miette::miette!(
+            help = "name each address to delete, e.g. `--allow-destroy table/Orders`, or `--allow-destroy all`",
+            "destroying the stateful stack needs --allow-destroy"
+        ));
+    }
     let allow = local::allow_destroy(&args.allow_destroy)?;
     let stage = Stage::load(g)?;
     let provider = stage.provider()?;

@@ -1,6 +1,7 @@
 //! One module per command. Each returns the exit code it wants; errors go
 //! back to `main` as reports.
 
+mod aws;
 mod deploy;
 mod dev;
 mod graph;
@@ -35,8 +36,11 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Init { dir, name } => init::run(dir.as_deref().unwrap_or(&g.dir), name.as_deref()),
         Command::Synth { out } => synth::run(g, out.as_deref()),
         Command::Serve(args) => serve::run(g, &args),
+        Command::Plan(args) if aws::targets_aws(g) => aws::plan(g, &args),
         Command::Plan(args) => plan::run(g, &args),
+        Command::Deploy(args) if aws::targets_aws(g) => aws::deploy(g, &args),
         Command::Deploy(args) => deploy::run(g, &args),
+        Command::Destroy(args) if aws::targets_aws(g) => aws::destroy(g, &args),
         Command::Destroy(args) => deploy::destroy(g, &args),
         Command::Outputs { json } => state::outputs(g, json),
         Command::State(StateCommand::Mv { old, new }) => state::mv(g, &old, &new),

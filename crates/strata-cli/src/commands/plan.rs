@@ -13,7 +13,7 @@ use strata_engine::{AllowDestroy, Provider};
 
 use super::local::{self, Stage};
 use super::plan_text;
-use crate::cli::{Global, PlanArgs};
+use crate::cli::{Global, PlanArgs, StackArg};
 
 /// Exit code of a run refused by the safety rules (SPEC §3).
 pub const REFUSED: u8 = 3;
@@ -21,7 +21,7 @@ pub const REFUSED: u8 = 3;
 pub const CHANGES: u8 = 2;
 
 pub fn run(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
-    local::stateful_only(args.stack)?;
+    local::stateful_only(args.stack.unwrap_or(StackArg::Stateful))?;
     let stage = Stage::load(g)?;
     let provider = stage.provider()?;
     let result = apply::stateful(

@@ -62,7 +62,7 @@ pub fn run(g: &Global, out: Option<&Path>) -> Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn to_report(err: SynthError) -> miette::Report {
+pub(crate) fn to_report(err: SynthError) -> miette::Report {
     let help = match &err {
         SynthError::NotAws { .. } => Some(
             "declare an aws stage under `stages:`, e.g. `prod: { target: aws, region: eu-west-1 }`, and pass --stage prod",
