@@ -19,7 +19,7 @@
 #    copy of examples/orders (GET /orders), serverless-offline on its service
 #    (GET /hello); startup.py.
 #
-# Environment: ROUNDS (3), WRK_SECONDS (10), LAT_SECONDS (5), CONNECTIONS (32),
+# Environment: ROUNDS (3), WRK_SECONDS (10), LAT_SECONDS (3), CONNECTIONS (32),
 # SWAP_REPS (20), START_RUNS (10), STRATA_PORT (3300), STRATA_AWS_PORT (4600),
 # SLS_HTTP_PORT (3999), SLS_LAMBDA_PORT (3998), PEERS (the peer kit,
 # /work/shared/peers), PEERS_WORK (its work folder, bench/compute/.work/peers),
@@ -34,7 +34,7 @@ for v in ROUNDS WRK_SECONDS LAT_SECONDS CONNECTIONS SWAP_REPS START_RUNS STRATA_
 done
 rounds="${ROUNDS:-3}"
 secs="${WRK_SECONDS:-10}"
-lat_secs="${LAT_SECONDS:-5}"
+lat_secs="${LAT_SECONDS:-3}"
 conns="${CONNECTIONS:-32}"
 reps="${SWAP_REPS:-20}"
 starts="${START_RUNS:-10}"
