@@ -198,7 +198,8 @@ def main():
     w("`strata dev`'s own line (`swapped in release X in N ms (build A ms, start B ms)`) is the time")
     w("from the end of its 20 ms debounce to the swap; `alone` is a fresh `strata dev` where only the")
     w("measured function has run (a swap starts every function invoked in the last minute),")
-    w("`python-hot` is the Node loop right after the Python one, so every swap also starts Python.")
+    w("`python-hot` is the Node loop right after the Python ones, so every swap also starts Python;")
+    w("`boto3`: the saved Python handler imports boto3 at the top, as most real handlers do.")
     w("serverless-offline's default mode never reloads (a change needs a restart: section 3);")
     w("`--reloadHandler` loads the handler afresh on every request (a new worker thread, a new Python")
     w("process).")
@@ -235,6 +236,10 @@ def main():
         if st and sl:
             w(f"- {runtime}: serverless-offline `--reloadHandler` p50 / Strata p50 = {ratio(sl, st)} "
               f"({f(sl, 1)} vs {f(st, 1)} ms; above 1x Strata is faster); Strata's target is < 100 ms.")
+    st, sl = swap_p50.get(("strata", "python", "alone,boto3")), swap_p50.get(("sls", "python", "reloadHandler,boto3"))
+    if st and sl:
+        w(f"- python, handler importing boto3: serverless-offline / Strata p50 = {ratio(sl, st)} "
+          f"({f(sl, 1)} vs {f(st, 1)} ms).")
     w("")
 
     w("## 3. Start to first answered request")

@@ -208,6 +208,7 @@ swap() { python3 "$here/swap.py" "$results" --reps "$reps" "$@"; }
 # One fresh `strata dev` per runtime, so a swap warms only the function being
 # measured (a swap starts every function invoked in the last minute); then the
 # Node loop again while the Python function is hot, as in a session using both.
+# The boto3 loops make the Python handler import boto3 at the top, as most do.
 start_strata "$work/service" "$work/logs/strata-swap-node.log"
 wait_200 "$S/hello"
 swap target=strata variant=alone --url "$S/hello" --runtime node \
@@ -216,6 +217,8 @@ stop_strata
 start_strata "$work/service" "$work/logs/strata-swap-py.log"
 wait_200 "$S/py"
 swap target=strata variant=alone --url "$S/py" --runtime python \
+  --file "$work/service/python/handler_py.py" --log "$work/logs/strata-swap-py.log"
+swap target=strata variant=alone,boto3 --url "$S/py" --runtime python --import-boto3 \
   --file "$work/service/python/handler_py.py" --log "$work/logs/strata-swap-py.log"
 swap target=strata variant=python-hot --url "$S/hello" --runtime node \
   --file "$work/service/node/handler.js" --log "$work/logs/strata-swap-py.log"
@@ -230,6 +233,8 @@ PYTHONDONTWRITEBYTECODE=1 SLS_LOG=sls-reload.log "$peers/slsoff/start.sh" --relo
 wait_200 "$P/hello"; wait_200 "$P/py"
 swap target=sls variant=reloadHandler --url "$P/hello" --runtime node --file "$PEERS_WORK/slsoff/handler.js"
 swap target=sls variant=reloadHandler --url "$P/py" --runtime python --file "$PEERS_WORK/slsoff/handler_py.py"
+swap target=sls variant=reloadHandler,boto3 --url "$P/py" --runtime python --import-boto3 \
+  --file "$PEERS_WORK/slsoff/handler_py.py"
 "$peers/slsoff/stop.sh" >&2
 quiet "after phase 2"
 

@@ -2,7 +2,7 @@
 over HTTP. Appends one JSON record to RESULTS.jsonl.
 
     python3 swap.py RESULTS.jsonl --url URL --file HANDLER --runtime node|python
-        [--reps 20] [--interval-ms 2] [--log STRATA_LOG] KEY=VALUE...
+        [--reps 20] [--interval-ms 2] [--log STRATA_LOG] [--import-boto3] KEY=VALUE...
 
 Each repetition writes the handler in place (open, write, close, as an editor
 saves) with a new marker in its body, then polls URL over one keep-alive
@@ -75,6 +75,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=15.0)
     ap.add_argument("--settle", type=float, default=0.3)
     ap.add_argument("--log")
+    ap.add_argument("--import-boto3", action="store_true", help="the Python handler imports boto3, as most do")
     a = ap.parse_intermixed_args()
     labels = dict(arg.split("=", 1) for arg in a.labels)
     poller = Poller(a.url)
@@ -82,12 +83,13 @@ def main():
     if status != 200:
         sys.exit(f"swap: {a.url} answers {status} before the loop")
     samples, reported, timeouts = [], [], 0
+    prefix = "import boto3  # noqa: F401\n" if a.import_boto3 else ""
     for rep in range(a.reps):
         seen = len(swapped_lines(a.log))
         marker = f"swap-{rep}-{os.urandom(4).hex()}"
         start = time.perf_counter()
         with open(a.file, "w") as f:
-            f.write(TEMPLATES[a.runtime].format(marker=marker))
+            f.write(prefix + TEMPLATES[a.runtime].format(marker=marker))
         deadline = start + a.timeout
         while True:
             status, body = poller.get()
