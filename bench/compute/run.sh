@@ -206,8 +206,9 @@ quiet "after phase 1"
 log "2. hot swap: save a handler -> new code answers ($reps times each)"
 swap() { python3 "$here/swap.py" "$results" --reps "$reps" "$@"; }
 # One fresh `strata dev` per runtime, so a swap warms only the function being
-# measured (a swap starts every function invoked in the last minute); then the
-# Node loop again while the Python function is hot, as in a session using both.
+# measured (a swap starts every function invoked in the live release within the
+# last minute); then the Node loop again with one Python request before each
+# save, so every swap also starts Python, as in a session using both.
 # The boto3 loops make the Python handler import boto3 at the top, as most do.
 start_strata "$work/service" "$work/logs/strata-swap-node.log"
 wait_200 "$S/hello"
@@ -220,7 +221,7 @@ swap target=strata variant=alone --url "$S/py" --runtime python \
   --file "$work/service/python/handler_py.py" --log "$work/logs/strata-swap-py.log"
 swap target=strata variant=alone,boto3 --url "$S/py" --runtime python --import-boto3 \
   --file "$work/service/python/handler_py.py" --log "$work/logs/strata-swap-py.log"
-swap target=strata variant=python-hot --url "$S/hello" --runtime node \
+swap target=strata variant=python-in-use --url "$S/hello" --runtime node --also "$S/py" \
   --file "$work/service/node/handler.js" --log "$work/logs/strata-swap-py.log"
 stop_strata
 # serverless-offline reloads nothing by default (a change needs a restart: see

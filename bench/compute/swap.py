@@ -2,7 +2,7 @@
 over HTTP. Appends one JSON record to RESULTS.jsonl.
 
     python3 swap.py RESULTS.jsonl --url URL --file HANDLER --runtime node|python
-        [--reps 20] [--interval-ms 2] [--log STRATA_LOG] [--import-boto3] KEY=VALUE...
+        [--reps 20] [--interval-ms 2] [--log STRATA_LOG] [--import-boto3] [--also URL] KEY=VALUE...
 
 Each repetition writes the handler in place (open, write, close, as an editor
 saves) with a new marker in its body, then polls URL over one keep-alive
@@ -10,7 +10,9 @@ connection every --interval-ms until the body is the marker. The time runs
 from just before the write to the answer carrying the marker. With --log (the
 stdout of `strata dev`), the `swapped in release X in N ms (build A ms, start
 B ms)` line of that swap is read too. Answers other than 200 while polling
-are counted: a swap must not fail a request.
+are counted: a swap must not fail a request. --also URL is requested once
+before each save, so that function counts as in use (a swap warms the
+functions invoked in the live release within the last minute).
 """
 
 import argparse
@@ -75,6 +77,7 @@ def main():
     ap.add_argument("--timeout", type=float, default=15.0)
     ap.add_argument("--settle", type=float, default=0.3)
     ap.add_argument("--log")
+    ap.add_argument("--also", help="a route GET once before each save, so its function is in use too")
     ap.add_argument("--import-boto3", action="store_true", help="the Python handler imports boto3, as most do")
     a = ap.parse_intermixed_args()
     labels = dict(arg.split("=", 1) for arg in a.labels)
@@ -84,9 +87,12 @@ def main():
         sys.exit(f"swap: {a.url} answers {status} before the loop")
     samples, reported, timeouts = [], [], 0
     prefix = "import boto3  # noqa: F401\n" if a.import_boto3 else ""
+    other = Poller(a.also) if a.also else None
     for rep in range(a.reps):
         seen = len(swapped_lines(a.log))
         marker = f"swap-{rep}-{os.urandom(4).hex()}"
+        if other and other.get()[0] != 200:
+            sys.exit(f"swap: {a.also} does not answer 200")
         start = time.perf_counter()
         with open(a.file, "w") as f:
             f.write(prefix + TEMPLATES[a.runtime].format(marker=marker))
