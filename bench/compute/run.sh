@@ -3,7 +3,7 @@
 # serverless 3 (the peer kit), everything in one run on this machine, so the
 # ratios in the report compare numbers taken minutes apart under the same load.
 #
-#   bench/compute/run.sh            # about 9 minutes; writes bench/results/compute.md
+#   bench/compute/run.sh            # about 10 minutes; writes bench/results/compute.md
 #
 # 1. Warm requests to a trivial Node and Python handler through each HTTP
 #    gateway: wrk -t2 -cCONNECTIONS (throughput, p50, p99) and wrk -t1 -c1
