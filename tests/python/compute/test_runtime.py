@@ -211,12 +211,24 @@ def test_strata_invoke_without_a_running_dev_starts_the_function_for_one_call(se
 
     service = service_copy
     undeployed = subprocess.run(
-        [strata, "--dir", str(service), "invoke", "echo"], capture_output=True, text=True, timeout=60
+        [strata, "--dir", str(service), "invoke", "writer"], capture_output=True, text=True, timeout=60
     )
     assert undeployed.returncode == 1
     message = " ".join(undeployed.stderr.replace("│", " ").split())
-    assert "uses table/Orders, which has no published outputs" in message
+    # The error names the invoked function, not the first one (echo) that
+    # uses the table.
+    assert "function `writer` uses table/Orders, which has no published outputs" in message
     assert "deploy the stateful stack first (`strata deploy`" in message
+    # A function that uses nothing runs before anything is deployed.
+    alone = subprocess.run(
+        [strata, "--dir", str(service), "invoke", "pause", "--event", "-"],
+        input='{"seconds": 0}',
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert alone.returncode == 0, alone.stderr
+    assert "pid" in json.loads(alone.stdout)
     deploy = subprocess.run(
         [strata, "--dir", str(service), "deploy", "--yes"], capture_output=True, text=True, timeout=60
     )

@@ -169,7 +169,10 @@ async fn dev(
     outln!("HTTP API      http://{}", http.local_addr());
 
     let mut service = Arc::new(stage.service.clone());
-    let mut active = match local.release(service.clone(), &stage.dir).await {
+    let mut active = match local
+        .release(service.clone(), &stage.dir, Record::Yes)
+        .await
+    {
         Ok(deployment) => {
             // Every function starts now, in the background: a request that
             // comes first waits for its function's worker instead of
@@ -219,7 +222,7 @@ async fn dev(
                 let Some(next) = reload(g, &stage, &local, &service).await else {
                     continue;
                 };
-                match local.release(next.clone(), &stage.dir).await {
+                match local.release(next.clone(), &stage.dir, Record::Yes).await {
                     Ok(deployment) => {
                         let same = active
                             .as_ref()
@@ -378,6 +381,14 @@ fn report_start_failures(failed: &[(String, strata_local::compute::InvokeError)]
 /// How recently a function must have run to be warmed before a swap.
 const HOT_WINDOW: Duration = Duration::from_secs(60);
 
+/// Whether a built release joins the stage's release history (a one-off
+/// `strata invoke` does not).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Record {
+    Yes,
+    No,
+}
+
 /// The local target running in this process.
 pub struct Local {
     pub compute: Arc<Compute>,
@@ -458,13 +469,18 @@ impl Local {
     }
 
     /// Package the code, record the release and build its deployment.
-    pub async fn release(&self, service: Arc<Service>, dir: &Path) -> Result<Arc<Deployment>> {
+    pub async fn release(
+        &self,
+        service: Arc<Service>,
+        dir: &Path,
+        record: Record,
+    ) -> Result<Arc<Deployment>> {
         let code = self.code.clone();
         let releases = self.releases.clone();
         let for_build = service.clone();
         let dir = dir.to_path_buf();
         let (prepared, release) =
-            tokio::task::spawn_blocking(move || build(&for_build, &dir, &code, &releases))
+            tokio::task::spawn_blocking(move || build(&for_build, &dir, &code, &releases, record))
                 .await
                 .into_diagnostic()??;
         let provider = self.provider.clone();
@@ -515,6 +531,7 @@ fn build(
     dir: &Path,
     code: &CodeStore,
     releases: &ReleaseStore,
+    record: Record,
 ) -> Result<(BTreeMap<String, PreparedCode>, Release)> {
     let mut prepared: BTreeMap<String, PreparedCode> = BTreeMap::new();
     let mut by_folder: BTreeMap<(String, String), PreparedCode> = BTreeMap::new();
@@ -543,9 +560,11 @@ fn build(
         .map(|(name, p)| (name.clone(), p.sha256.clone()))
         .collect();
     let release = Release::new(service, &shas).map_err(|e| miette!("{e}"))?;
-    releases
-        .record(&release)
-        .map_err(|e| miette!("cannot record the release: {e}"))?;
+    if record == Record::Yes {
+        releases
+            .record(&release)
+            .map_err(|e| miette!("cannot record the release: {e}"))?;
+    }
     Ok((prepared, release))
 }
 

@@ -17,7 +17,7 @@ use miette::{IntoDiagnostic, Result, WrapErr, miette};
 use strata_local::compute::{LogFiles, request_id};
 use tokio::sync::oneshot;
 
-use super::dev::{ConsoleSink, DEV_FILE, Local, stage_root};
+use super::dev::{ConsoleSink, DEV_FILE, Local, Record, stage_root};
 use super::local::Stage;
 use crate::cli::{Global, InvokeArgs};
 
@@ -60,8 +60,15 @@ pub fn run(g: &Global, args: &InvokeArgs) -> Result<ExitCode> {
         let served = tokio::spawn(endpoint.serve(async {
             let _ = stopped.await;
         }));
+        // Only the invoked function: the others may use resources that are
+        // not deployed, which must not stop this one.
+        let mut service = stage.service.clone();
+        service
+            .stateless
+            .functions
+            .retain(|f| f.name.as_str() == function);
         let deployment = local
-            .release(Arc::new(stage.service.clone()), &stage.dir)
+            .release(Arc::new(service), &stage.dir, Record::No)
             .await?;
         local.compute.activate(deployment.clone());
         let pool = deployment

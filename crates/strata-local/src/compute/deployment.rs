@@ -240,6 +240,15 @@ impl Compute {
                 Arc::new(FunctionPool::new(Arc::new(spec), self.sink.clone())),
             );
         }
+        // A function used in the release being replaced is still "recently
+        // used" in the new one, so consecutive swaps keep warming it.
+        if let Some(live) = self.current() {
+            for (name, pool) in &pools {
+                if let Some(old) = live.pool(name) {
+                    pool.used_at(old.last_invoked_ms());
+                }
+            }
+        }
         Ok(Deployment {
             id,
             service,

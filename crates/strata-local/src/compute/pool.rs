@@ -57,6 +57,11 @@ impl FunctionPool {
         self.last_invoked.load(Ordering::Relaxed)
     }
 
+    /// Carry over when the function last ran, from the release before.
+    pub(super) fn used_at(&self, ms: u64) {
+        self.last_invoked.fetch_max(ms, Ordering::Relaxed);
+    }
+
     fn idle(&self) -> std::sync::MutexGuard<'_, Vec<Worker>> {
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }

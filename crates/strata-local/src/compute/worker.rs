@@ -74,6 +74,9 @@ struct Shared {
     wake: Notify,
     /// The job a runtime took and has not answered.
     current: Mutex<Option<(String, Reply)>>,
+    /// The id of the last request handed over: output that arrives after
+    /// its answer (pipes lag behind the Runtime API) still belongs to it.
+    last_request: Mutex<String>,
     /// What the runtime posted to `/init/error`.
     init_error: Mutex<Option<InvokeError>>,
     status: watch::Sender<Status>,
@@ -88,7 +91,7 @@ impl Shared {
         Self::lock(&self.current)
             .as_ref()
             .map(|(id, _)| id.clone())
-            .unwrap_or_default()
+            .unwrap_or_else(|| Self::lock(&self.last_request).clone())
     }
 
     /// The process is gone: answer whatever it held.
@@ -138,6 +141,7 @@ impl Worker {
             pending: Mutex::new(None),
             wake: Notify::new(),
             current: Mutex::new(None),
+            last_request: Mutex::new(String::new()),
             init_error: Mutex::new(None),
             status,
         });
@@ -402,6 +406,7 @@ async fn next(State(shared): State<Arc<Shared>>) -> Response {
         deadline_ms,
         reply,
     } = job;
+    request_id.clone_into(&mut Shared::lock(&shared.last_request));
     *Shared::lock(&shared.current) = Some((request_id.clone(), reply));
     let mut headers = HeaderMap::new();
     let mut set = |name: &'static str, value: &str| {
