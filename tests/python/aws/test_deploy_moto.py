@@ -344,3 +344,29 @@ def test_a_template_over_51200_bytes_goes_through_the_artifact_bucket(strata, mo
     assert "big-prod-stateful: CREATE_COMPLETE" in run.stdout
     urls = client(moto, "sqs").list_queues(QueueNamePrefix="big-prod-")["QueueUrls"]
     assert len(urls) == 100
+
+
+def test_a_removal_is_refused_then_allowed_and_runs_stateless_first(strata, service, moto, tmp_path):
+    env = fake_credentials(tmp_path)
+    manifest = service / "strata.yaml"
+    original = manifest.read_text()
+    manifest.write_text(original.replace("    Receipts: { versioning: true }\n", "    Receipts: { versioning: true }\n    Scratch: {}\n", 1))
+    deployed(strata, service, moto, env)
+    client(moto, "s3").head_bucket(Bucket=f"orders-prod-scratch-{ACCOUNT}")
+
+    manifest.write_text(original)
+    handler = service / "src" / "jobs.py"
+    handler.write_text(handler.read_text() + "\n# changed with the removal\n")
+    refused = cli(strata, service, "deploy", "--endpoint-url", moto, "--yes", env=env)
+    assert refused.returncode == 3, refused.stderr
+    assert "bucket/Scratch would be deleted" in refused.stderr
+    assert "--allow-destroy bucket/Scratch" in refused.stderr
+
+    run = deployed(strata, service, moto, env, "--allow-destroy", "bucket/Scratch")
+    # S4: the stateless stack stops reading what goes before the stateful stack drops it.
+    assert run.stdout.index(f"{STATELESS}: UPDATE_COMPLETE") < run.stdout.index(f"{STATEFUL}: UPDATE_COMPLETE")
+    # The stack policy is whole again afterwards. (moto deletes a removed
+    # resource even with DeletionPolicy Retain, which AWS keeps; so the
+    # bucket itself is not checked here.)
+    policy = client(moto, "cloudformation").get_stack_policy(StackName=STATEFUL)["StackPolicyBody"]
+    assert "LogicalResourceId/TableOrders" in policy and "BucketScratch" not in policy
