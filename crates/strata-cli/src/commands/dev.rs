@@ -201,14 +201,16 @@ async fn dev(
         })
         .to_string(),
     );
+    // Watching starts before `ready` is announced, so an edit made the
+    // moment it appears is seen.
+    let (changed_tx, mut changed) = mpsc::channel::<()>(64);
+    let _watcher = watch(&stage.dir, changed_tx)?;
     outln!(
         "ready in {} ms; watching {} for changes (Ctrl-C to stop)",
         started.elapsed().as_millis(),
         stage.dir.display()
     );
 
-    let (changed_tx, mut changed) = mpsc::channel::<()>(64);
-    let _watcher = watch(&stage.dir, changed_tx)?;
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
