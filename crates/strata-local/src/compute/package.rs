@@ -130,6 +130,7 @@ impl CodeStore {
         match runtime.language() {
             Language::Python => {
                 let python = interpreter(runtime)?;
+                self.note_other_version(runtime, &python);
                 if let Some(deps) = self.pip_install(&python.path, code_dir)? {
                     dependency_paths.push(deps);
                 }
@@ -149,6 +150,33 @@ impl CodeStore {
             task_root,
             dependency_paths,
         })
+    }
+
+    /// Say once per runtime when the interpreter found is not the version
+    /// the manifest names (`python3.12` asked, only `python3` 3.11 here).
+    fn note_other_version(&self, runtime: &Runtime, python: &Interpreter) {
+        static NOTED: OnceLock<Mutex<Vec<String>>> = OnceLock::new();
+        let wanted = runtime.id().trim_start_matches("python");
+        if python.version == wanted {
+            return;
+        }
+        let mut noted = NOTED
+            .get_or_init(Default::default)
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if noted.iter().any(|id| id == runtime.id()) {
+            return;
+        }
+        noted.push(runtime.id().to_owned());
+        if let Some(progress) = &self.progress {
+            progress(&format!(
+                "note: runtime {} runs on Python {} ({}): no {} was found; install it, or point STRATA_PYTHON at one",
+                runtime.id(),
+                python.version,
+                python.path.display(),
+                runtime.id()
+            ));
+        }
     }
 
     /// `pip install -r requirements.txt --target <cache>/python/<hash>`, once.
