@@ -77,3 +77,23 @@ def test_a_function_added_to_the_manifest_is_live_after_the_swap(own_dev):
     response, body = invoke(dev, "echoAgain")
     assert "FunctionError" not in response, body
     assert body["function_name"] == "computetest-dev-echoAgain"
+
+
+def test_a_taken_port_is_refused_before_anything_is_deployed(service_copy, strata):
+    import socket
+    import subprocess
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = subprocess.run(
+            [strata, "dev", "--dir", str(service_copy), "--port", str(port), "--aws-port", "0"],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+    assert run.returncode == 1
+    assert f"127.0.0.1:{port} (change it with --port)" in run.stderr
+    assert "stateful stack" not in run.stdout + run.stderr
+    assert not (service_copy / ".strata" / "dev" / "data").exists()

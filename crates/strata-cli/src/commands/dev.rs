@@ -45,6 +45,7 @@ pub const DEV_FILE: &str = "dev.json";
 pub fn run(g: &Global, args: &DevArgs) -> Result<ExitCode> {
     let started = Instant::now();
     let stage = Stage::load(g)?;
+    check_ports(args)?;
     probe_interpreters(&stage.service);
     let provider = Arc::new(stage.provider()?);
     deploy_stateful(g, &stage, &provider);
@@ -54,6 +55,25 @@ pub fn run(g: &Global, args: &DevArgs) -> Result<ExitCode> {
         .into_diagnostic()
         .wrap_err("cannot start the async runtime")?;
     runtime.block_on(dev(g, args, stage, provider, started))
+}
+
+/// Fail before anything is deployed when a port is taken, naming every one
+/// that is (they are bound for real, and checked again, once serving).
+fn check_ports(args: &DevArgs) -> Result<()> {
+    let taken: Vec<String> = [(args.port, "--port"), (args.aws_port, "--aws-port")]
+        .into_iter()
+        .filter(|(port, _)| *port != 0)
+        .filter(|(port, _)| std::net::TcpListener::bind(("127.0.0.1", *port)).is_err())
+        .map(|(port, flag)| format!("127.0.0.1:{port} (change it with {flag})"))
+        .collect();
+    if taken.is_empty() {
+        return Ok(());
+    }
+    Err(miette!(
+        help = "another `strata dev` or `strata serve` may be running",
+        "cannot listen on {}: already in use",
+        taken.join(" and ")
+    ))
 }
 
 /// Find the Python interpreters the functions need on other threads while
