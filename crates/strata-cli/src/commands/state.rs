@@ -112,7 +112,11 @@ pub fn unlock(g: &Global, stack: StackArg, yes: bool) -> Result<ExitCode> {
         StackArg::Stateless => &[StackKind::Stateless],
         StackArg::All => &[StackKind::Stateful, StackKind::Stateless],
     };
-    if !yes && !local::confirm("Release the lock left by a process that is gone?")? {
+    if !yes
+        && !local::confirm(
+            "Release any lock left by a strata process that is no longer running? (a running holder keeps its lock)",
+        )?
+    {
         outln!("Nothing was changed.");
         return Ok(ExitCode::SUCCESS);
     }
