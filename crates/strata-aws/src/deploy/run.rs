@@ -473,6 +473,30 @@ async fn delete_leftovers<C: Cloud>(
     Ok(())
 }
 
+/// The stack as it is once no operation runs on it: one a killed run left
+/// going is waited for (with its events shown) first.
+async fn describe_idle<C: Cloud>(
+    cloud: &C,
+    stack: &str,
+    obs: &mut dyn Observer,
+) -> Result<Option<StackInfo>, DeployError> {
+    let info = cloud
+        .describe_stack(stack)
+        .await
+        .map_err(ctx(format!("reading the status of {stack}")))?;
+    match info {
+        Some(i) if i.is_busy() => {
+            obs.note(Note::Waiting {
+                stack,
+                status: &i.status,
+            });
+            let mut seen = seen_events(cloud, stack).await?;
+            Ok(wait_stack(cloud, stack, &mut seen, obs).await?.0)
+        }
+        other => Ok(other),
+    }
+}
+
 /// Brings a stack to a state a change set can be made for: `None` for a
 /// stack to create, its description for one to update.
 async fn settle<C: Cloud>(
@@ -481,18 +505,7 @@ async fn settle<C: Cloud>(
     role: Role,
     obs: &mut dyn Observer,
 ) -> Result<Option<StackInfo>, DeployError> {
-    let mut info = cloud
-        .describe_stack(stack)
-        .await
-        .map_err(ctx(format!("reading the status of {stack}")))?;
-    if let Some(i) = info.as_ref().filter(|i| i.is_busy()) {
-        obs.note(Note::Waiting {
-            stack,
-            status: &i.status,
-        });
-        let mut seen = seen_events(cloud, stack).await?;
-        info = wait_stack(cloud, stack, &mut seen, obs).await?.0;
-    }
+    let info = describe_idle(cloud, stack, obs).await?;
     let Some(i) = info else { return Ok(None) };
     match i.status.as_str() {
         "REVIEW_IN_PROGRESS" => {
@@ -1296,18 +1309,7 @@ pub async fn destroy_stateless<C: Cloud>(
     let templates = synth::templates(target.service, target.stage)?;
     hello(cloud, obs).await?;
     let stack = templates.stateless.stack_name.as_str();
-    let mut info = cloud
-        .describe_stack(stack)
-        .await
-        .map_err(ctx(format!("reading the status of {stack}")))?;
-    if let Some(i) = info.as_ref().filter(|i| i.is_busy()) {
-        obs.note(Note::Waiting {
-            stack,
-            status: &i.status,
-        });
-        let mut seen = seen_events(cloud, stack).await?;
-        info = wait_stack(cloud, stack, &mut seen, obs).await?.0;
-    }
+    let info = describe_idle(cloud, stack, obs).await?;
     if info.is_none() {
         return Ok(false);
     }
