@@ -194,6 +194,10 @@ pub struct PlanArgs {
     /// Exit 2 when the plan has changes (0 when it has none).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// Read every stateful resource from the target first and plan against
+    /// what really exists (changes made outside Strata are shown as drift).
+    #[arg(long)]
+    pub refresh: bool,
     /// aws stages: send every AWS call to this endpoint (a moto server, for
     /// instance) instead of AWS's; `AWS_ENDPOINT_URL` does the same.
     #[arg(long, value_name = "URL")]
@@ -213,6 +217,10 @@ pub struct DeployArgs {
     /// Apply without asking.
     #[arg(long)]
     pub yes: bool,
+    /// Plan against what really exists, as `plan --refresh` does: what was
+    /// changed outside Strata is put back, what vanished is created again.
+    #[arg(long)]
+    pub refresh: bool,
     /// Print the outcome as JSON for tools.
     #[arg(long)]
     pub json: bool,

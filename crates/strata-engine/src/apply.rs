@@ -11,6 +11,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde::Serialize;
 use strata_model::{Address, Service, StackKind};
 
+use crate::drift::{self, Drift};
 use crate::plan::{self, Action, AllowDestroy, Plan, Refusal};
 use crate::provider::{Provider, ProviderError};
 use crate::state::{
@@ -52,81 +53,89 @@ pub struct Outcome {
     /// A lock record left by a process that died, taken over by this run.
     pub stale_lock: Option<LockInfo>,
     pub reconciled: Vec<Reconciled>,
+    /// What `refresh` found changed or gone outside Strata (empty without it).
+    pub drift: Vec<Drift>,
     /// Whether the plan was carried out (false for `plan`, or nothing to do).
     pub applied: bool,
 }
 
+/// How one stateful run goes.
+#[derive(Debug, Clone, Copy)]
+pub struct Run<'a> {
+    /// Addresses that may be replaced or deleted (`--allow-destroy`).
+    pub allow: &'a AllowDestroy,
+    /// Carry the plan out (`deploy`), or only make it (`plan`).
+    pub execute: bool,
+    /// Read every managed resource from the target first and plan against
+    /// what it holds (`--refresh`), instead of against state alone.
+    pub refresh: bool,
+    /// The command line's verb, recorded in the lock and the journal.
+    pub command: &'a str,
+}
+
 /// `plan` or `deploy` of the stateful stack: lock, reconcile an interrupted
-/// run, plan, count the data at risk, check the safety rules and, when
-/// `execute` is set, apply.
+/// run, refresh when asked, plan, count the data at risk, check the safety
+/// rules and, when `run.execute` is set, apply.
 pub fn stateful(
     service: &Service,
     stage: &str,
     store: &StateStore,
     provider: &dyn Provider,
-    allow: &AllowDestroy,
-    execute: bool,
-    command: &str,
+    run: Run<'_>,
 ) -> Result<Outcome, ApplyError> {
-    run(
-        service,
-        stage,
-        store,
-        provider,
-        allow,
-        execute,
-        command,
-        |state| Plan::stateful(service, state, allow, |r| provider.physical_id(r)),
-    )
+    carry_out(service, stage, store, provider, run, |state, vanished| {
+        // A resource that vanished outside Strata comes back under the name
+        // state recorded, not under a freshly computed one.
+        Plan::stateful(service, state, run.allow, |r| {
+            let address = r.address();
+            vanished
+                .iter()
+                .find(|(a, _)| *a == address)
+                .map_or_else(|| provider.physical_id(r), |(_, id)| id.clone())
+        })
+    })
 }
 
-/// `destroy --stack stateful`: delete exactly the managed resources `allow`
-/// names (every one for `--allow-destroy all`), with their data. Addresses
-/// it does not name stay managed and untouched; nothing else in the manifest
-/// is applied. Lock, reconcile and journal as for [`stateful`].
+/// `destroy --stack stateful`: delete exactly the managed resources
+/// `run.allow` names (every one for `--allow-destroy all`), with their data.
+/// Addresses it does not name stay managed and untouched; nothing else in
+/// the manifest is applied. Lock, reconcile and journal as for [`stateful`].
 pub fn destroy(
     service: &Service,
     stage: &str,
     store: &StateStore,
     provider: &dyn Provider,
-    allow: &AllowDestroy,
-    execute: bool,
-    command: &str,
+    run: Run<'_>,
 ) -> Result<Outcome, ApplyError> {
-    run(
-        service,
-        stage,
-        store,
-        provider,
-        allow,
-        execute,
-        command,
-        |state| {
-            let mut plan = Plan::destroy(state);
-            plan.changes.retain(|c| allow.allows(&c.address));
-            plan
-        },
-    )
+    carry_out(service, stage, store, provider, run, |state, _| {
+        let mut plan = Plan::destroy(state);
+        plan.changes.retain(|c| run.allow.allows(&c.address));
+        plan
+    })
 }
 
 /// The one way a stateful plan runs: under the lock, after reconciling,
 /// with the data at risk counted and the safety rules checked before anything
-/// is applied. `make_plan` decides what the run is about.
-#[allow(clippy::too_many_arguments)]
-fn run(
+/// is applied. `make_plan` decides what the run is about; it is given the
+/// (refreshed) state and the resources that vanished with their physical ids.
+fn carry_out(
     service: &Service,
     stage: &str,
     store: &StateStore,
     provider: &dyn Provider,
-    allow: &AllowDestroy,
-    execute: bool,
-    command: &str,
-    make_plan: impl FnOnce(&StackState) -> Plan,
+    run: Run<'_>,
+    make_plan: impl FnOnce(&StackState, &[(Address, String)]) -> Plan,
 ) -> Result<Outcome, ApplyError> {
-    let lock = store.lock(StackKind::Stateful, command)?;
+    let lock = store.lock(StackKind::Stateful, run.command)?;
     let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
     let reconciled = reconcile(&mut state, store, provider)?;
-    let mut plan = make_plan(&state);
+    let drift = if run.refresh {
+        drift::detect(&state, provider)?
+    } else {
+        vec![]
+    };
+    let vanished = drift::refresh(&mut state, &drift);
+    let mut plan = make_plan(&state, &vanished);
     for change in plan
         .changes
         .iter_mut()
@@ -135,7 +144,7 @@ fn run(
         change.data_at_risk = Some(provider.data_at_risk(&change.address, &change.physical_id)?);
     }
     let stale_lock = lock.taken_over.clone();
-    let refusals = plan.refusals(allow);
+    let refusals = plan.refusals(run.allow);
     if !refusals.is_empty() {
         return Err(ApplyError::Refused {
             refusals,
@@ -143,20 +152,53 @@ fn run(
                 plan,
                 stale_lock,
                 reconciled,
+                drift,
                 applied: false,
             }),
         });
     }
-    let applied = execute && plan.has_changes();
+    let applied = run.execute && plan.has_changes();
     if applied {
-        apply(&plan, service, &mut state, store, provider, command)?;
+        apply(&plan, service, &mut state, store, provider, run.command)?;
     }
     drop(lock);
     Ok(Outcome {
         plan,
         stale_lock,
         reconciled,
+        drift,
         applied,
+    })
+}
+
+/// What `strata drift` found.
+#[derive(Debug, Serialize)]
+pub struct DriftReport {
+    /// How many managed resources were read.
+    pub checked: usize,
+    pub drift: Vec<Drift>,
+    pub stale_lock: Option<LockInfo>,
+    pub reconciled: Vec<Reconciled>,
+}
+
+/// `strata drift`: state against the target. Takes the lock, so it never
+/// reads half of a running deploy, and reconciles a killed run first, so
+/// what that run did is not reported as drift. Changes nothing else.
+pub fn drift(
+    service: &Service,
+    stage: &str,
+    store: &StateStore,
+    provider: &dyn Provider,
+) -> Result<DriftReport, ApplyError> {
+    let lock = store.lock(StackKind::Stateful, "strata drift")?;
+    let mut state = store.load(service.name.as_str(), stage, StackKind::Stateful)?;
+    let reconciled = reconcile(&mut state, store, provider)?;
+    let drift = drift::detect(&state, provider)?;
+    Ok(DriftReport {
+        checked: state.resources.len(),
+        drift,
+        stale_lock: lock.taken_over.clone(),
+        reconciled,
     })
 }
 

@@ -5,9 +5,11 @@
 //! The layers follow each other: `state` (what was applied, on disk, locked),
 //! `plan` (manifest against state, with the replacement rules and the safety
 //! checks of SPEC §4), `apply` (a plan carried out through the provider, with
-//! a journal so an interrupted run is reconciled by the next).
+//! a journal so an interrupted run is reconciled by the next), and `drift`
+//! (state against what the target holds, for `drift` and `plan --refresh`).
 
 pub mod apply;
+pub mod drift;
 pub mod plan;
 pub mod provider;
 pub mod release;

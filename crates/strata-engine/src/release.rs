@@ -14,7 +14,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use strata_model::Service;
+use strata_model::{Address, Function, HttpSettings, Service};
 
 /// How many releases are kept; older ones are pruned, never the current one.
 pub const KEEP: usize = 10;
@@ -59,6 +59,16 @@ pub enum ReleaseError {
     MissingCode { function: String },
     #[error("no release `{id}`; `strata releases` lists the ones kept")]
     Unknown { id: String },
+    #[error("there is no release before the current one to roll back to")]
+    NoPrevious,
+    #[error(
+        "release {release}: function `{function}` uses {address}, which the stateful stack no longer has"
+    )]
+    MissingResource {
+        release: ReleaseId,
+        function: String,
+        address: Address,
+    },
     #[error("cannot {action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -110,6 +120,116 @@ impl Release {
             functions,
         })
     }
+}
+
+impl Release {
+    /// `current` with this release's functions and HTTP settings: what a
+    /// rollback runs. The stateful stack always comes from `current`; a
+    /// release never brings back a resource (S1), so a release whose
+    /// functions use one that is gone cannot run and is refused.
+    pub fn over(&self, current: &Service) -> Result<Service, ReleaseError> {
+        let corrupt = |source| ReleaseError::Corrupt {
+            path: PathBuf::from(format!("{}.json", self.id)),
+            source,
+        };
+        let mut functions: Vec<Function> = Vec::new();
+        for released in self.functions.values() {
+            let function: Function =
+                serde_json::from_value(released.config.clone()).map_err(corrupt)?;
+            let needed = function
+                .uses
+                .iter()
+                .map(|g| g.resource.clone())
+                .chain(function.events.iter().filter_map(|e| e.source()));
+            for address in needed {
+                if current.resource(&address.name).map(|r| r.address()) != Some(address.clone()) {
+                    return Err(ReleaseError::MissingResource {
+                        release: self.id.clone(),
+                        function: function.name.to_string(),
+                        address,
+                    });
+                }
+            }
+            functions.push(function);
+        }
+        let http: HttpSettings = serde_json::from_value(self.http.clone()).map_err(corrupt)?;
+        let mut service = current.clone();
+        service.stateless.functions = functions;
+        service.stateless.http = http;
+        Ok(service)
+    }
+
+    /// What changes from `older` (none: an empty stack) to this release.
+    pub fn changes_from(&self, older: Option<&Release>) -> ReleaseChanges {
+        let empty = BTreeMap::new();
+        let before = older.map_or(&empty, |r| &r.functions);
+        let names: std::collections::BTreeSet<&String> =
+            before.keys().chain(self.functions.keys()).collect();
+        let functions = names
+            .into_iter()
+            .filter_map(|name| {
+                let change = match (before.get(name), self.functions.get(name)) {
+                    (None, Some(_)) => FunctionChange::Added,
+                    (Some(_), None) => FunctionChange::Removed,
+                    (Some(old), Some(new)) => {
+                        let settings = changed_keys(&old.config, &new.config);
+                        let code = old.code_sha256 != new.code_sha256;
+                        if !code && settings.is_empty() {
+                            return None;
+                        }
+                        FunctionChange::Updated { code, settings }
+                    }
+                    (None, None) => return None,
+                };
+                Some((name.clone(), change))
+            })
+            .collect();
+        ReleaseChanges {
+            functions,
+            http: older.is_some_and(|o| o.http != self.http),
+        }
+    }
+}
+
+/// How a release differs from an older one, function by function.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ReleaseChanges {
+    pub functions: BTreeMap<String, FunctionChange>,
+    /// The HTTP API's own settings (payload format, CORS) changed.
+    pub http: bool,
+}
+
+impl ReleaseChanges {
+    pub fn is_empty(&self) -> bool {
+        self.functions.is_empty() && !self.http
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "change", rename_all = "snake_case")]
+pub enum FunctionChange {
+    Added,
+    Removed,
+    /// `settings` names the function's settings that differ (`memory`,
+    /// `events`, `env`, ...), never their values.
+    Updated {
+        code: bool,
+        settings: Vec<String>,
+    },
+}
+
+/// Top-level keys whose values differ between two JSON objects.
+fn changed_keys(a: &serde_json::Value, b: &serde_json::Value) -> Vec<String> {
+    let empty = serde_json::Map::new();
+    let (a, b) = (
+        a.as_object().unwrap_or(&empty),
+        b.as_object().unwrap_or(&empty),
+    );
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter(|k| a.get(*k) != b.get(*k))
+        .cloned()
+        .collect()
 }
 
 /// JSON with every object's keys sorted, whatever order the value was built in.
@@ -198,6 +318,19 @@ impl ReleaseStore {
         )
     }
 
+    /// No release is current any more (`destroy --stack stateless`); the
+    /// kept ones stay for a later rollback.
+    pub fn clear_current(&self) -> Result<(), ReleaseError> {
+        let mut index = self.index()?;
+        if index.current.take().is_none() {
+            return Ok(());
+        }
+        self.write(
+            "index.json",
+            &serde_json::to_vec_pretty(&index).expect("index serializes"),
+        )
+    }
+
     /// Kept releases, newest first.
     pub fn list(&self) -> Result<Vec<Release>, ReleaseError> {
         self.index()?
@@ -222,18 +355,18 @@ impl ReleaseStore {
         let index = self.index()?;
         match to {
             Some(id) => self.get(id),
+            // With no current release (the stack was destroyed), the newest
+            // one comes back.
             None => {
-                let current = index.current.as_ref();
-                let position = current
-                    .and_then(|c| index.releases.iter().position(|id| id == c))
-                    .unwrap_or(0);
-                let previous =
-                    index
+                let next = match &index.current {
+                    Some(current) => index
                         .releases
-                        .get(position + 1)
-                        .ok_or_else(|| ReleaseError::Unknown {
-                            id: "previous".to_owned(),
-                        })?;
+                        .iter()
+                        .position(|id| id == current)
+                        .map_or(0, |p| p + 1),
+                    None => 0,
+                };
+                let previous = index.releases.get(next).ok_or(ReleaseError::NoPrevious)?;
                 self.get(previous.as_str())
             }
         }
@@ -294,6 +427,57 @@ mod tests {
         ));
     }
 
+    fn shop(functions: &str) -> Service {
+        let yaml = format!(
+            "service: shop\nstateful:\n  tables:\n    Orders: {{ partition_key: pk:S }}\nstateless:\n  defaults: {{ runtime: python3.12, code: src }}\n  functions:\n{functions}"
+        );
+        strata_model::check_str(&yaml, &AnyCode)
+            .expect("valid")
+            .service
+    }
+
+    #[test]
+    fn a_release_runs_over_the_current_stateful_stack_and_says_what_changed() {
+        let old = shop(
+            "    api: { handler: app.handler, uses: { Orders: read } }\n    gone: { handler: app.gone }\n",
+        );
+        let release = Release::new(
+            &old,
+            &BTreeMap::from([
+                ("api".to_owned(), "aa".to_owned()),
+                ("gone".to_owned(), "aa".to_owned()),
+            ]),
+        )
+        .expect("release");
+        let now = shop("    api: { handler: app.handler, memory: 512 }\n");
+        let back = release.over(&now).expect("the table is still there");
+        assert_eq!(back.stateless.functions.len(), 2);
+        let api = back.function("api").expect("api");
+        assert_eq!(api.memory, old.function("api").expect("api").memory);
+        assert_eq!(api.uses.len(), 1);
+
+        let newer = Release::new(&now, &code("bb")).expect("release");
+        let changes = newer.changes_from(Some(&release));
+        assert_eq!(changes.functions["gone"], FunctionChange::Removed);
+        let FunctionChange::Updated { code, settings } = &changes.functions["api"] else {
+            panic!("api changed")
+        };
+        assert!(code);
+        assert_eq!(settings, &["memory", "uses"]);
+        assert!(newer.changes_from(Some(&newer)).is_empty());
+
+        let without_table = strata_model::check_str(
+            "service: shop\nstateless:\n  defaults: { runtime: python3.12, code: src }\n  functions:\n    api: { handler: app.handler }\n",
+            &AnyCode,
+        )
+        .expect("valid")
+        .service;
+        assert!(matches!(
+            release.over(&without_table),
+            Err(ReleaseError::MissingResource { function, .. }) if function == "api"
+        ));
+    }
+
     #[test]
     fn keeps_ten_newest_first_and_rolls_back() {
         let dir = tempfile::tempdir().expect("temp dir");
@@ -327,5 +511,11 @@ mod tests {
             store.rollback_target(Some("nope")),
             Err(ReleaseError::Unknown { .. })
         ));
+        store.clear_current().expect("clears");
+        assert_eq!(
+            store.rollback_target(None).expect("newest").id,
+            releases[5].id,
+            "after a destroy the newest release comes back"
+        );
     }
 }

@@ -538,7 +538,7 @@ macro_rules! keyword_enum {
             $( $(#[$vmeta:meta])* $variant:ident = $word:literal ),* $(,)?
         }
     ) => {
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema, serde::Serialize)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, schemars::JsonSchema, serde::Serialize, serde::Deserialize)]
         $(#[$meta])*
         $vis enum $name {
             $( $(#[$vmeta])* #[serde(rename = $word)] $variant, )*

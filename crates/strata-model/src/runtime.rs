@@ -161,6 +161,15 @@ impl From<Runtime> for String {
     }
 }
 
+/// Read back from Strata's own records (releases), which hold the id.
+impl<'de> serde::Deserialize<'de> for Runtime {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Self::parse(&text)
+            .map_err(|_| serde::de::Error::custom(format!("`{text}` is not a supported runtime")))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::str::FromStr;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 pub use crate::raw::{BucketEventKind, PayloadVersion, StreamStart, StreamView, Target};
 pub use crate::route::{Method, Route, Segment};
@@ -16,7 +16,7 @@ pub use crate::schedule::{RateUnit, Schedule};
 macro_rules! name_type {
     ($(#[$meta:meta])* $name:ident) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
         #[serde(transparent)]
         pub struct $name(String);
 
@@ -94,7 +94,7 @@ impl StackKind {
 }
 
 /// What an address names.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ResourceKind {
     Table,
@@ -219,7 +219,7 @@ impl FromStr for Address {
 }
 
 /// An access level a function holds on a stateful resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Access {
     Read,
@@ -441,13 +441,13 @@ pub struct StatelessStack {
     pub functions: Vec<Function>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HttpSettings {
     pub payload: PayloadVersion,
     pub cors: Option<Cors>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Cors {
     pub origins: Vec<String>,
     pub methods: Vec<String>,
@@ -456,7 +456,7 @@ pub struct Cors {
     pub max_age: Option<u32>,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Function {
     pub name: FunctionName,
     pub runtime: Runtime,
@@ -474,7 +474,7 @@ pub struct Function {
 }
 
 /// Access granted by `uses` on one stateful resource.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Grant {
     pub resource: Address,
     pub access: Access,
@@ -482,7 +482,7 @@ pub struct Grant {
     pub env_var: String,
 }
 
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Event {
     Http {

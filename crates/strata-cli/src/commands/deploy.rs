@@ -26,7 +26,7 @@ fn deploy_once(
     stage: &Stage,
     provider: &dyn Provider,
     allow: &AllowDestroy,
-    execute: bool,
+    (execute, refresh): (bool, bool),
     json: bool,
 ) -> Result<Run> {
     match apply::stateful(
@@ -34,9 +34,12 @@ fn deploy_once(
         &stage.name,
         &stage.store,
         provider,
-        allow,
-        execute,
-        "strata deploy",
+        apply::Run {
+            allow,
+            execute,
+            refresh,
+            command: "strata deploy",
+        },
     ) {
         Ok(outcome) => Ok(Run::Done(outcome)),
         Err(ApplyError::Refused { refusals, outcome }) => {
@@ -53,7 +56,14 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
     let stage = Stage::load(g)?;
     let provider = stage.provider()?;
     if !args.yes {
-        let preview = match deploy_once(g, &stage, &provider, &allow, false, args.json)? {
+        let preview = match deploy_once(
+            g,
+            &stage,
+            &provider,
+            &allow,
+            (false, args.refresh),
+            args.json,
+        )? {
             Run::Done(outcome) => outcome,
             Run::Refused(code) => return Ok(code),
         };
@@ -66,7 +76,14 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let outcome = match deploy_once(g, &stage, &provider, &allow, true, args.json)? {
+    let outcome = match deploy_once(
+        g,
+        &stage,
+        &provider,
+        &allow,
+        (true, args.refresh),
+        args.json,
+    )? {
         Run::Done(outcome) => outcome,
         Run::Refused(code) => return Ok(code),
     };
@@ -106,9 +123,12 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
             &stage.name,
             &stage.store,
             &provider as &dyn Provider,
-            &allow,
-            execute,
-            "strata destroy",
+            apply::Run {
+                allow: &allow,
+                execute,
+                refresh: false,
+                command: "strata destroy",
+            },
         )
         .map_err(local::engine_error)
     };

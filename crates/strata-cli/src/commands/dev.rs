@@ -105,9 +105,12 @@ fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool 
         &stage.name,
         &stage.store,
         provider as &dyn Provider,
-        &AllowDestroy::default(),
-        true,
-        "strata dev",
+        apply::Run {
+            allow: &AllowDestroy::default(),
+            execute: true,
+            refresh: false,
+            command: "strata dev",
+        },
     );
     match result {
         Ok(outcome) => {

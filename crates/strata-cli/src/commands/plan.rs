@@ -29,9 +29,12 @@ pub fn run(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
         &stage.name,
         &stage.store,
         &provider as &dyn Provider,
-        &AllowDestroy::default(),
-        false,
-        "strata plan",
+        apply::Run {
+            allow: &AllowDestroy::default(),
+            execute: false,
+            refresh: args.refresh,
+            command: "strata plan",
+        },
     );
     let (outcome, refusals) = match result {
         Ok(outcome) => (outcome, vec![]),
@@ -63,6 +66,12 @@ pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, com
     }
     let preamble = plan_text::preamble(outcome.stale_lock.as_ref(), &outcome.reconciled);
     eprint!("{preamble}");
+    if !outcome.drift.is_empty() {
+        out!(
+            "Changed outside Strata (read from the target; the plan below puts strata.yaml back):\n\n{}\n",
+            plan_text::drift(&outcome.drift)
+        );
+    }
     out!("{}", plan_text::plan(outcome));
     let prefix = local::prefix(g);
     let hints = plan_text::renames(&outcome.plan.renames, &prefix);

@@ -2,7 +2,8 @@
 //! its sign (`+`, `~`, `-/+`, `-`, `retain`), the properties that change as
 //! `before -> after`, what forces a replacement and how much data would go;
 //! then rename hints, the refusal with the exact command that would allow
-//! it, a lock taken over from a dead run and what reconcile settled.
+//! it, a lock taken over from a dead run and what reconcile settled; and
+//! drift, what changed outside Strata, in the same notation.
 //!
 //! Secure values never reach this text: the model holds none, and a
 //! parameter's `value` is masked whenever the parameter is secure.
@@ -11,6 +12,7 @@ use std::fmt::Write as _;
 
 use serde_json::Value;
 use strata_engine::apply::{Outcome, Reconciled};
+use strata_engine::drift::Drift;
 use strata_engine::plan::{Action, PlannedChange, PropertyChange, Refusal, RenameHint};
 use strata_engine::provider::DataAtRisk;
 use strata_engine::state::LockInfo;
@@ -203,6 +205,40 @@ pub fn refusal(refusals: &[Refusal], prefix: &str, command: &str) -> String {
             .map(|r| format!("--allow-destroy {}", r.address))
             .collect();
         let _ = writeln!(out, "  all of them: {prefix} {command} {}", all.join(" "));
+    }
+    out
+}
+
+/// What changed outside Strata, one address at a time. A parameter's value
+/// is masked whatever its kind: drift text is for reading, not for secrets.
+pub fn drift(drift: &[Drift]) -> String {
+    let mut out = String::new();
+    for d in drift {
+        match d {
+            Drift::Vanished {
+                address,
+                physical_id,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  - {address} ({physical_id}) no longer exists: it was deleted outside Strata, with its data"
+                );
+            }
+            Drift::Changed {
+                address,
+                physical_id,
+                changes,
+            } => {
+                let _ = writeln!(
+                    out,
+                    "  ~ {address} ({physical_id}) was changed outside Strata"
+                );
+                let secure = address.kind == ResourceKind::Parameter;
+                for p in changes {
+                    property_line(&mut out, Action::Update, p, secure);
+                }
+            }
+        }
     }
     out
 }

@@ -153,9 +153,12 @@ impl Fixture {
             "dev",
             &self.store,
             &self.target,
-            allow,
-            true,
-            "strata deploy",
+            Run {
+                allow,
+                execute: true,
+                refresh: false,
+                command: "strata deploy",
+            },
         )
     }
 
@@ -165,9 +168,12 @@ impl Fixture {
             "dev",
             &self.store,
             &self.target,
-            &AllowDestroy::default(),
-            false,
-            "strata plan",
+            Run {
+                allow: &AllowDestroy::default(),
+                execute: false,
+                refresh: false,
+                command: "strata plan",
+            },
         )
         .expect("plans")
         .plan
@@ -459,4 +465,82 @@ fn one_apply_at_a_time_and_a_dead_holder_is_reported() {
     assert_eq!(out.stale_lock.map(|l| l.pid), Some(999_999));
     // Released cleanly this time: nothing stale left.
     assert_eq!(f.store.unlock(StackKind::Stateful).expect("free"), None);
+}
+
+impl Fixture {
+    fn refreshed_plan(
+        &self,
+        service: &Service,
+        allow: &AllowDestroy,
+    ) -> Result<Outcome, ApplyError> {
+        stateful(
+            service,
+            "dev",
+            &self.store,
+            &self.target,
+            Run {
+                allow,
+                execute: false,
+                refresh: true,
+                command: "strata plan",
+            },
+        )
+    }
+}
+
+#[test]
+fn refresh_plans_to_recreate_what_vanished_under_its_recorded_name() {
+    let f = Fixture::new();
+    let s = service(&format!("{ORDERS}  queues:\n    Jobs: {{}}\n"));
+    f.deploy(&s, &AllowDestroy::default()).expect("deploys");
+    f.target.resources.borrow_mut().remove("shop-dev-Jobs");
+
+    assert!(
+        !f.plan(&s).has_changes(),
+        "without refresh, state is believed"
+    );
+    let out = f
+        .refreshed_plan(&s, &AllowDestroy::default())
+        .expect("plans");
+    assert_eq!(out.drift.len(), 1);
+    assert!(
+        matches!(&out.drift[0], crate::drift::Drift::Vanished { physical_id, .. } if physical_id == "shop-dev-Jobs")
+    );
+    let jobs = out
+        .plan
+        .changes
+        .iter()
+        .find(|c| c.address == addr("queue/Jobs"))
+        .expect("planned");
+    assert_eq!(jobs.action, Action::Create);
+    assert_eq!(jobs.physical_id, "shop-dev-Jobs");
+    assert_eq!(
+        f.state().resources.len(),
+        2,
+        "a plan never writes the refreshed state"
+    );
+}
+
+#[test]
+fn refresh_puts_back_a_property_changed_outside_and_refuses_a_changed_key() {
+    let f = Fixture::new();
+    let s = service(ORDERS);
+    f.deploy(&s, &AllowDestroy::default()).expect("deploys");
+    f.target.put_data("shop-dev-Orders", 7);
+    // Someone recreated the table by hand with another sort key.
+    f.target
+        .resources
+        .borrow_mut()
+        .get_mut("shop-dev-Orders")
+        .expect("exists")
+        .0["sort_key"] = serde_json::json!({"name": "other", "type": "S"});
+
+    let Err(ApplyError::Refused { refusals, outcome }) =
+        f.refreshed_plan(&s, &AllowDestroy::default())
+    else {
+        panic!("putting the key back replaces the table: refused")
+    };
+    assert_eq!(refusals[0].forced_by, ["sort_key"]);
+    assert_eq!(refusals[0].data_at_risk.and_then(|d| d.items), Some(7));
+    assert_eq!(outcome.drift.len(), 1);
 }

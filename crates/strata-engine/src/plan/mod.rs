@@ -251,7 +251,7 @@ impl Plan {
 /// Property-by-property difference; `Null` stands for "absent" on either side.
 /// Table indexes are compared one by one so that adding an index reads as
 /// `indexes.ByCustomer` and not as a change of the whole list.
-fn diff(kind: ResourceKind, before: &Value, after: &Value) -> Vec<PropertyChange> {
+pub(crate) fn diff(kind: ResourceKind, before: &Value, after: &Value) -> Vec<PropertyChange> {
     let empty = serde_json::Map::new();
     let b = before.as_object().unwrap_or(&empty);
     let a = after.as_object().unwrap_or(&empty);
