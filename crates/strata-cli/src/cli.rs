@@ -86,24 +86,52 @@ pub enum Command {
     },
     /// Show what `deploy` would change, without changing anything.
     ///
-    /// Local stages, stateful stack only for now. Each resource gets `+`
-    /// (create or adopt), `~` (update in place), `-/+` (replace: its data
-    /// goes), `-` (delete) or `retain` (leaves the state, data kept). Exits 0,
-    /// 1 on error, 2 with --detailed-exitcode when there are changes, and 3
-    /// when deploy would be refused by the safety rules.
+    /// Each stateful resource gets `+` (create or adopt), `~` (update in
+    /// place), `-/+` (replace: its data goes), `-` (delete) or `retain`
+    /// (leaves the state, data kept); each function `+`, `~` or `-` against
+    /// the current release. Exits 0, 1 on error, 2 with --detailed-exitcode
+    /// when there are changes, and 3 when deploy would be refused by the
+    /// safety rules.
     Plan(PlanArgs),
     /// Apply the plan: create, change, retain or (when allowed) destroy.
     ///
-    /// Local stages, stateful stack only for now (functions are not deployed
-    /// yet). A replacement or deletion is refused (exit 3) unless its
-    /// address is named with --allow-destroy. Asks before changing anything
-    /// unless --yes.
+    /// A replacement or deletion of a stateful resource is refused (exit 3)
+    /// unless its address is named with --allow-destroy; asks before
+    /// changing it unless --yes. The stateless stack of a local stage is
+    /// swapped into the running `strata dev`, or packaged and recorded as a
+    /// release for it to serve.
     Deploy(DeployArgs),
     /// Delete the resources named with --allow-destroy, and their data.
     ///
     /// `--allow-destroy all` deletes every resource of the stack. Asks first
     /// unless --yes.
     Destroy(DestroyArgs),
+    /// Compare the stateful stack's state with what really exists.
+    ///
+    /// Names every resource changed or deleted outside Strata, property by
+    /// property. Changes nothing; `plan --refresh` and `deploy --refresh`
+    /// put back what strata.yaml says. Exits 0, or 2 with
+    /// --detailed-exitcode when something drifted.
+    Drift(DriftArgs),
+    /// The releases of the stateless stack, newest first (the last 10 are kept).
+    ///
+    /// Each line shows what the release changed from the one before it; `*`
+    /// marks the current one.
+    Releases {
+        /// Print them as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Go back to an earlier release of the stateless stack.
+    ///
+    /// Only functions, routes and triggers change; the stateful stack and its
+    /// data are never touched. On a local stage the running `strata dev`
+    /// swaps the release in.
+    Rollback {
+        /// The release to go back to (default: the one before the current).
+        #[arg(long, value_name = "RELEASE")]
+        to: Option<String>,
+    },
     /// The published outputs of the stateful stack (name, arn, url, stream_arn).
     Outputs {
         /// Print them as JSON, by address.
@@ -184,8 +212,8 @@ pub enum StackArg {
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
-    /// The stack to plan: local stages plan `stateful` (the default); aws
-    /// stages plan both by default.
+    /// The stack to plan: local stages plan `stateful` by default (their
+    /// functions run in `strata dev`); aws stages plan both by default.
     #[arg(long, value_enum)]
     pub stack: Option<StackArg>,
     /// Print the plan as JSON for tools.
@@ -205,9 +233,20 @@ pub struct PlanArgs {
 }
 
 #[derive(Debug, Args)]
+pub struct DriftArgs {
+    /// Print what drifted as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Exit 2 when something drifted (0 when nothing did).
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
 pub struct DeployArgs {
-    /// The stack to deploy: local stages deploy `stateful` (the default);
-    /// aws stages deploy both by default, stateful first.
+    /// The stack to deploy: local stages deploy `stateful` by default (their
+    /// functions run in `strata dev`); aws stages deploy both by default,
+    /// stateful first.
     #[arg(long, value_enum)]
     pub stack: Option<StackArg>,
     /// Allow this address to be replaced or deleted, losing its data
@@ -232,8 +271,8 @@ pub struct DeployArgs {
 
 #[derive(Debug, Args)]
 pub struct DestroyArgs {
-    /// The stack to destroy: `stateless` (aws stages: the whole stateless
-    /// stack, no data involved) or `stateful` (with --allow-destroy).
+    /// The stack to destroy: `stateless` (functions, routes and triggers; no
+    /// data involved) or `stateful` (with --allow-destroy).
     #[arg(long, value_enum)]
     pub stack: StackArg,
     /// An address to delete with its data, or `all`. Repeat for more.

@@ -25,6 +25,7 @@
 pub mod access;
 pub mod buckets;
 pub mod compute;
+pub mod control;
 pub mod durability;
 pub mod dynamodb;
 pub mod endpoint;

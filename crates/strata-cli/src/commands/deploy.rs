@@ -1,7 +1,8 @@
-//! `strata deploy` and `strata destroy` of the stateful stack of a local
-//! stage. Both show the plan first and ask (unless `--yes`); the run that
-//! applies plans again under the lock, so the safety rules are checked on
-//! exactly what is applied.
+//! `strata deploy` and `strata destroy` of a local stage; the stateless
+//! stack's part is in `releases.rs`. For the stateful stack both show the
+//! plan first and ask (unless `--yes`); the run that applies plans again
+//! under the lock, so the safety rules are checked on exactly what is
+//! applied.
 
 use crate::report::outln;
 use std::process::ExitCode;
@@ -12,6 +13,7 @@ use strata_engine::{AllowDestroy, Provider};
 
 use super::local::{self, Stage};
 use super::plan::{REFUSED, show};
+use super::releases;
 use crate::cli::{DeployArgs, DestroyArgs, Global, StackArg};
 use crate::report::plural;
 
@@ -51,9 +53,21 @@ fn deploy_once(
 }
 
 pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
-    local::stateful_only(args.stack.unwrap_or(StackArg::Stateful))?;
-    let allow = local::allow_destroy(&args.allow_destroy)?;
+    let stack = args.stack.unwrap_or(StackArg::Stateful);
     let stage = Stage::load(g)?;
+    if stack != StackArg::Stateless {
+        let code = stateful(g, args, &stage)?;
+        // Additions go stateful-first (S4): functions never run before what
+        // they use exists, and a refused stateful stack stops the deploy.
+        if stack == StackArg::Stateful || code != ExitCode::SUCCESS {
+            return Ok(code);
+        }
+    }
+    releases::deploy(g, &stage, args.json)
+}
+
+fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
+    let allow = local::allow_destroy(&args.allow_destroy)?;
     let provider = stage.provider()?;
     if !args.yes {
         let preview = match deploy_once(
@@ -107,7 +121,16 @@ pub fn run(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
 }
 
 pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
-    local::stateful_only(args.stack)?;
+    match args.stack {
+        StackArg::Stateful => {}
+        StackArg::Stateless => return releases::destroy(g),
+        StackArg::All => {
+            return Err(miette::miette!(
+                help = "destroy --stack stateless, then --stack stateful with --allow-destroy",
+                "destroy takes one stack at a time"
+            ));
+        }
+    }
     if args.allow_destroy.is_empty() {
         return Err(miette::miette!(
             help = "name each address to delete, e.g. `--allow-destroy table/Orders`, or `--allow-destroy all`",

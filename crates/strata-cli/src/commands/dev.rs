@@ -26,6 +26,7 @@ use strata_local::compute::triggers::{Sources, StreamCheckpoints, Triggers};
 use strata_local::compute::{
     Compute, ComputeConfig, Deployment, LogFiles, LogLine, LogSink, LogStream, output_attribute,
 };
+use strata_local::control::{ControlApi, ControlCall};
 use strata_local::endpoint::{ServiceTable, shutdown_signal};
 use strata_local::gateway::{Api, Gateway, GatewayServer};
 use strata_local::provider::LocalProvider;
@@ -165,12 +166,14 @@ async fn dev(
         Some(LogFiles::new(stage_root(&stage).join("logs"))),
         false,
     ));
+    let (control_tx, mut control) = mpsc::channel::<ControlCall>(8);
     let (local, endpoint) = Local::start(
         &stage,
         provider,
         args.aws_port,
         usize::from(args.concurrency),
         sink.clone(),
+        Some(ControlApi::new(control_tx)),
     )
     .await?;
     let endpoint_addr = endpoint.local_addr();
@@ -239,6 +242,26 @@ async fn dev(
     loop {
         tokio::select! {
             () = &mut shutdown => break,
+            Some(call) = control.recv() => {
+                let answer = match call.operation.as_str() {
+                    "Rollback" => {
+                        let to = call.input["release"].as_str().map(str::to_owned);
+                        rollback(&local, &mut service, &mut active, to.as_deref()).await
+                    }
+                    "Deploy" => {
+                        let began = Instant::now();
+                        match reload(g, &stage, &local, &service).await {
+                            Some(next) => release_and_swap(&local, &mut service, &mut active, next, began).await,
+                            None => Err(miette!("strata.yaml is not valid; `strata validate` shows why")),
+                        }
+                    }
+                    other => Err(miette!("unknown operation `{other}`")),
+                };
+                if let Err(e) = &answer {
+                    crate::report::error(e);
+                }
+                let _ = call.reply.send(answer.map_err(|e| e.to_string()));
+            }
             Some(()) = changed.recv() => {
                 // Let a burst of events (an editor's save is several) settle.
                 tokio::time::sleep(Duration::from_millis(20)).await;
@@ -247,45 +270,8 @@ async fn dev(
                 let Some(next) = reload(g, &stage, &local, &service).await else {
                     continue;
                 };
-                match local.release(next.clone(), &stage.dir, Record::Yes).await {
-                    Ok(deployment) => {
-                        let same = active
-                            .as_ref()
-                            .is_some_and(|(d, _)| d.id == deployment.id && !next.stateful_changed(&service));
-                        service = next;
-                        if same {
-                            outln!("no change to the functions");
-                            continue;
-                        }
-                        let id = deployment.id.clone();
-                        let built = began.elapsed();
-                        // Functions in use are warmed before the swap, so
-                        // their next request finds new code ready; the rest
-                        // start on their first request, as a new version
-                        // does on Lambda. Starting every function on every
-                        // save would keep the machine busy starting workers
-                        // nobody calls.
-                        let hot = active
-                            .as_ref()
-                            .map(|(d, _)| d.recently_used(HOT_WINDOW))
-                            .unwrap_or_default();
-                        local.warm(&deployment, |f| hot.contains(f)).await;
-                        let previous = active.replace(local.activate(deployment).await);
-                        outln!(
-                            "swapped in release {id} in {} ms (build {} ms, start {} ms)",
-                            began.elapsed().as_millis(),
-                            built.as_millis(),
-                            (began.elapsed() - built).as_millis()
-                        );
-                        // The old triggers finish the batch they hold on the
-                        // old code while the new ones already run; two
-                        // consumers of one queue are normal SQS.
-                        if let Some((_, triggers)) = previous {
-                            tokio::spawn(triggers.stop());
-                        }
-
-                    }
-                    Err(e) => crate::report::error(&e),
+                if let Err(e) = release_and_swap(&local, &mut service, &mut active, next, began).await {
+                    crate::report::error(&e);
                 }
             }
         }
@@ -300,6 +286,86 @@ async fn dev(
     let _ = endpoint_task.await;
     let _ = std::fs::remove_file(&dev_file);
     Ok(ExitCode::SUCCESS)
+}
+
+/// The live release and the triggers feeding it.
+type Active = Option<(Arc<Deployment>, Triggers)>;
+
+/// Build a release of `next` and swap it in unless it is the one running.
+/// Answers the release id, or why nothing was swapped.
+async fn release_and_swap(
+    local: &Local,
+    service: &mut Arc<Service>,
+    active: &mut Active,
+    next: Arc<Service>,
+    began: Instant,
+) -> Result<serde_json::Value> {
+    let deployment = local.release(next.clone(), &local.dir, Record::Yes).await?;
+    let same = active
+        .as_ref()
+        .is_some_and(|(d, _)| d.id == deployment.id && !next.stateful_changed(service));
+    *service = next;
+    let id = deployment.id.clone();
+    if same {
+        outln!("no change to the functions");
+    } else {
+        swap(local, active, deployment, began).await;
+    }
+    Ok(serde_json::json!({ "release": id }))
+}
+
+/// Put a kept release back in front: `to`, or the one before the current.
+async fn rollback(
+    local: &Local,
+    service: &mut Arc<Service>,
+    active: &mut Active,
+    to: Option<&str>,
+) -> Result<serde_json::Value> {
+    let began = Instant::now();
+    let from = active.as_ref().map(|(d, _)| d.id.clone());
+    let release = local
+        .releases()
+        .rollback_target(to)
+        .map_err(|e| miette!("{e}"))?;
+    if from.as_deref() == Some(release.id.as_str()) {
+        return Err(miette!("release {} is the one running", release.id));
+    }
+    let (next, deployment) = local.rollback(release, service).await?;
+    *service = next;
+    let id = deployment.id.clone();
+    swap(local, active, deployment, began).await;
+    outln!(
+        "rolled back to release {id}; the next change to the code or strata.yaml swaps in a new release"
+    );
+    Ok(serde_json::json!({ "release": id, "from": from }))
+}
+
+/// Warm what is in use, make `deployment` live and let the old triggers
+/// finish.
+async fn swap(local: &Local, active: &mut Active, deployment: Arc<Deployment>, began: Instant) {
+    let id = deployment.id.clone();
+    let built = began.elapsed();
+    // Functions in use are warmed before the swap, so their next request
+    // finds new code ready; the rest start on their first request, as a new
+    // version does on Lambda. Starting every function on every save would
+    // keep the machine busy starting workers nobody calls.
+    let hot = active
+        .as_ref()
+        .map(|(d, _)| d.recently_used(HOT_WINDOW))
+        .unwrap_or_default();
+    local.warm(&deployment, |f| hot.contains(f)).await;
+    let previous = active.replace(local.activate(deployment).await);
+    outln!(
+        "swapped in release {id} in {} ms (build {} ms, start {} ms)",
+        began.elapsed().as_millis(),
+        built.as_millis(),
+        (began.elapsed() - built).as_millis()
+    );
+    // The old triggers finish the batch they hold on the old code while the
+    // new ones already run; two consumers of one queue are normal SQS.
+    if let Some((_, triggers)) = previous {
+        tokio::spawn(triggers.stop());
+    }
 }
 
 /// The manifest again, after a change. Invalid: report and keep running the
@@ -424,6 +490,8 @@ pub struct Local {
     sink: Arc<ConsoleSink>,
     code: CodeStore,
     releases: ReleaseStore,
+    /// The folder holding strata.yaml: code folders are relative to it.
+    dir: PathBuf,
 }
 
 impl Local {
@@ -435,6 +503,7 @@ impl Local {
         aws_port: u16,
         concurrency: usize,
         sink: Arc<ConsoleSink>,
+        control: Option<ControlApi>,
     ) -> Result<(Self, Endpoint)> {
         let root = stage_root(stage);
         let access = Arc::new(AccessRegistry::new());
@@ -462,8 +531,12 @@ impl Local {
             .and_then(|t| t.with(Arc::new(provider.sqs().clone())))
             .and_then(|t| t.with(Arc::new(provider.ssm().clone())))
             .and_then(|t| t.with(Arc::new(provider.s3().clone())))
-            .and_then(|t| t.with(Arc::new(LambdaApi::new(compute.clone()))))
-            .into_diagnostic()?;
+            .and_then(|t| t.with(Arc::new(LambdaApi::new(compute.clone()))));
+        let services = match control {
+            Some(control) => services.and_then(|t| t.with(Arc::new(control))),
+            None => services,
+        }
+        .into_diagnostic()?;
         let endpoint = Endpoint::bind(&EndpointConfig::loopback(aws_port), services, access)
             .await
             .map_err(|e| {
@@ -489,6 +562,7 @@ impl Local {
             code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name)
                 .with_progress(Arc::new(|step: &str| eprintln!("{step}"))),
             releases: ReleaseStore::new(root.join("releases")),
+            dir: stage.dir.clone(),
         };
         Ok((local, endpoint))
     }
@@ -508,6 +582,58 @@ impl Local {
             tokio::task::spawn_blocking(move || build(&for_build, &dir, &code, &releases, record))
                 .await
                 .into_diagnostic()??;
+        self.deployment(service, &release, &prepared).await
+    }
+
+    /// The deployment of a kept release over `current`'s stateful stack
+    /// (a rollback), recorded as the current release again.
+    pub async fn rollback(
+        &self,
+        release: Release,
+        current: &Service,
+    ) -> Result<(Arc<Service>, Arc<Deployment>)> {
+        let service = Arc::new(release.over(current).map_err(|e| miette!("{e}"))?);
+        let code = self.code.clone();
+        let releases = self.releases.clone();
+        let for_code = service.clone();
+        let (prepared, release) = tokio::task::spawn_blocking(move || {
+            let mut prepared = BTreeMap::new();
+            for function in &for_code.stateless.functions {
+                let name = function.name.to_string();
+                let sha = &release.functions[&name].code_sha256;
+                let ready = code.kept(sha, &function.runtime).map_err(|e| {
+                    miette!(
+                        "cannot bring back the code of function `{name}` in release {}: {}",
+                        release.id,
+                        local::chain(&e)
+                    )
+                })?;
+                prepared.insert(name, ready);
+            }
+            releases
+                .record(&release)
+                .map_err(|e| miette!("cannot record the release: {e}"))?;
+            Ok::<_, miette::Report>((prepared, release))
+        })
+        .await
+        .into_diagnostic()??;
+        let deployment = self
+            .deployment(service.clone(), &release, &prepared)
+            .await?;
+        Ok((service, deployment))
+    }
+
+    pub fn releases(&self) -> &ReleaseStore {
+        &self.releases
+    }
+
+    /// Compute's deployment of `release` with the stateful stack's outputs wired in.
+    async fn deployment(
+        &self,
+        service: Arc<Service>,
+        release: &Release,
+        prepared: &BTreeMap<String, PreparedCode>,
+    ) -> Result<Arc<Deployment>> {
         let provider = self.provider.clone();
         let for_wiring = service.clone();
         let wiring = tokio::task::spawn_blocking(move || wiring(&provider, &for_wiring))
@@ -515,7 +641,7 @@ impl Local {
             .into_diagnostic()?;
         let deployment = self
             .compute
-            .deployment(release.id.to_string(), service, &prepared, &|a| {
+            .deployment(release.id.to_string(), service, prepared, &|a| {
                 wiring.get(a).cloned()
             })
             .map_err(|e| miette!("{}", local::chain(&e)))?;
@@ -551,7 +677,7 @@ impl Local {
 }
 
 /// Package every function's code and record the release.
-fn build(
+pub(crate) fn build(
     service: &Service,
     dir: &Path,
     code: &CodeStore,

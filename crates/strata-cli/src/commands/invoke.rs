@@ -5,20 +5,19 @@
 //! the function's output on standard error.
 
 use crate::report::outln;
-use std::io::{Read, Write};
-use std::net::TcpStream;
+use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
 
 use bytes::Bytes;
 use miette::{IntoDiagnostic, Result, WrapErr, miette};
 use strata_local::compute::{LogFiles, request_id};
 use tokio::sync::oneshot;
 
-use super::dev::{ConsoleSink, DEV_FILE, Local, Record, stage_root};
+use super::dev::{ConsoleSink, Local, Record, stage_root};
 use super::local::Stage;
+use super::remote::{post, running_dev};
 use crate::cli::{Global, InvokeArgs};
 
 pub fn run(g: &Global, args: &InvokeArgs) -> Result<ExitCode> {
@@ -55,7 +54,7 @@ pub fn run(g: &Global, args: &InvokeArgs) -> Result<ExitCode> {
             Some(LogFiles::new(stage_root(&stage).join("logs"))),
             true,
         ));
-        let (local, endpoint) = Local::start(&stage, provider, 0, 1, sink).await?;
+        let (local, endpoint) = Local::start(&stage, provider, 0, 1, sink, None).await?;
         let (stop, stopped) = oneshot::channel::<()>();
         let served = tokio::spawn(endpoint.serve(async {
             let _ = stopped.await;
@@ -123,53 +122,26 @@ fn read_event(source: Option<&Path>) -> Result<Bytes> {
     Ok(Bytes::from(bytes))
 }
 
-/// The endpoint of a `strata dev` running for this stage, if its file says
-/// there is one.
-fn running_dev(stage: &Stage) -> Option<String> {
-    let text = std::fs::read_to_string(stage_root(stage).join(DEV_FILE)).ok()?;
-    let doc: serde_json::Value = serde_json::from_str(&text).ok()?;
-    doc["aws_endpoint"]
-        .as_str()
-        .and_then(|u| u.strip_prefix("http://"))
-        .map(str::to_owned)
-}
-
 /// POST to the Lambda Invoke API of a running `strata dev`. `None` when
 /// nothing answers there (a `strata dev` that was killed left its file).
 fn remote(host: &str, function: &str, event: &[u8]) -> Result<Option<(bool, Vec<u8>)>> {
-    let Ok(mut stream) = TcpStream::connect(host) else {
+    let path = format!("/2015-03-31/functions/{function}/invocations");
+    let Some(answer) = post(
+        host,
+        &path,
+        "lambda",
+        "Content-Type: application/json\r\n",
+        event,
+    )?
+    else {
         return Ok(None);
     };
-    let _ = stream.set_read_timeout(Some(Duration::from_secs(960)));
-    let head = format!(
-        "POST /2015-03-31/functions/{function}/invocations HTTP/1.1\r\nHost: {host}\r\n\
-         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\
-         Authorization: AWS4-HMAC-SHA256 Credential=strata-cli/20260101/us-east-1/lambda/aws4_request, SignedHeaders=host, Signature=0\r\n\r\n",
-        event.len()
-    );
-    stream
-        .write_all(head.as_bytes())
-        .and_then(|()| stream.write_all(event))
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot send the event to strata dev at {host}"))?;
-    let mut response = Vec::new();
-    stream
-        .read_to_end(&mut response)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("no answer from strata dev at {host}"))?;
-    let split = response
-        .windows(4)
-        .position(|w| w == b"\r\n\r\n")
-        .ok_or_else(|| miette!("strata dev at {host} sent a malformed answer"))?;
-    let head = String::from_utf8_lossy(&response[..split]).to_ascii_lowercase();
-    let body = response[split + 4..].to_vec();
-    let status_ok = head.starts_with("http/1.1 200");
-    if !status_ok {
+    if !answer.ok() {
         return Err(miette!(
             "strata dev at {host} refused the call: {}",
-            String::from_utf8_lossy(&body)
+            String::from_utf8_lossy(&answer.body)
         ));
     }
-    let failed = head.contains("\r\nx-amz-function-error:");
-    Ok(Some((failed, body)))
+    let failed = answer.head.contains("\r\nx-amz-function-error:");
+    Ok(Some((failed, answer.body)))
 }

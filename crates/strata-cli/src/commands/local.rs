@@ -15,7 +15,7 @@ use strata_local::provider::{LocalProvider, OpenError};
 use strata_local::{DataDir, Durability};
 use strata_model::{Address, Service, StackKind, Target};
 
-use crate::cli::{Global, StackArg};
+use crate::cli::Global;
 use crate::manifest;
 
 /// A local stage, opened for a stateful command.
@@ -87,17 +87,6 @@ impl Stage {
             Durability::default(),
         )
         .map_err(|e: OpenError| miette!("{}", chain(&e)))
-    }
-}
-
-/// Only the stateful stack can be planned and deployed so far.
-pub fn stateful_only(stack: StackArg) -> Result<()> {
-    match stack {
-        StackArg::Stateful => Ok(()),
-        StackArg::Stateless | StackArg::All => Err(miette!(
-            help = "use --stack stateful",
-            "the stateless stack (functions) cannot be deployed yet"
-        )),
     }
 }
 

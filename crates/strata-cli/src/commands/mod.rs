@@ -4,6 +4,7 @@
 mod aws;
 mod deploy;
 mod dev;
+mod drift;
 mod graph;
 mod init;
 mod invoke;
@@ -12,6 +13,8 @@ mod logs;
 mod param;
 mod plan;
 mod plan_text;
+mod releases;
+mod remote;
 mod serve;
 mod state;
 mod synth;
@@ -42,6 +45,9 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy::run(g, &args),
         Command::Destroy(args) if aws::targets_aws(g) => aws::destroy(g, &args),
         Command::Destroy(args) => deploy::destroy(g, &args),
+        Command::Drift(args) => drift::run(g, &args),
+        Command::Releases { json } => releases::list(g, json),
+        Command::Rollback { to } => releases::rollback(g, to.as_deref()),
         Command::Outputs { json } => state::outputs(g, json),
         Command::State(StateCommand::Mv { old, new }) => state::mv(g, &old, &new),
         Command::Unlock { stack, yes } => state::unlock(g, stack, yes),

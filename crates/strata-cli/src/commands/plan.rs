@@ -1,6 +1,8 @@
-//! `strata plan`: what `deploy` would do to the stateful stack of a local
-//! stage, changing nothing. It still takes the stack's lock and reconciles a
-//! run that was killed, so the plan is made against what really exists.
+//! `strata plan`: what `deploy` would do to a local stage, changing
+//! nothing. The stateful plan still takes the stack's lock and reconciles a
+//! run that was killed, so it is made against what really exists (and, with
+//! `--refresh`, against every resource read back); the stateless plan
+//! compares the release the files make now with the current one.
 
 use crate::report::out;
 use crate::report::outln;
@@ -13,6 +15,7 @@ use strata_engine::{AllowDestroy, Provider};
 
 use super::local::{self, Stage};
 use super::plan_text;
+use super::releases::StatelessPlan;
 use crate::cli::{Global, PlanArgs, StackArg};
 
 /// Exit code of a run refused by the safety rules (SPEC §3).
@@ -21,8 +24,55 @@ pub const REFUSED: u8 = 3;
 pub const CHANGES: u8 = 2;
 
 pub fn run(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
-    local::stateful_only(args.stack.unwrap_or(StackArg::Stateful))?;
+    let stack = args.stack.unwrap_or(StackArg::Stateful);
     let stage = Stage::load(g)?;
+    let stateless = match stack {
+        StackArg::Stateful => None,
+        StackArg::Stateless | StackArg::All => Some(StatelessPlan::make(&stage)?),
+    };
+    let stateful = match stack {
+        StackArg::Stateless => None,
+        StackArg::Stateful | StackArg::All => Some(stateful(&stage, args.refresh)?),
+    };
+    if args.json {
+        let doc = match (&stateful, &stateless) {
+            (Some((outcome, refusals)), None) => json(outcome, refusals),
+            (None, Some(plan)) => plan.json(),
+            (Some((outcome, refusals)), Some(plan)) => serde_json::json!({
+                "stateful": json(outcome, refusals),
+                "stateless": plan.json(),
+            }),
+            (None, None) => unreachable!("a stack is always planned"),
+        };
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&doc).expect("a JSON value serializes")
+        );
+    } else {
+        if let Some((outcome, refusals)) = &stateful {
+            show(g, outcome, refusals, false, "deploy");
+        }
+        if let Some(plan) = &stateless {
+            if stateful.is_some() {
+                outln!();
+            }
+            out!("{}", plan.text());
+        }
+    }
+    let refused = stateful.as_ref().is_some_and(|(_, r)| !r.is_empty());
+    let changes = stateful.as_ref().is_some_and(|(o, _)| o.plan.has_changes())
+        || stateless.as_ref().is_some_and(StatelessPlan::has_changes);
+    Ok(if refused {
+        ExitCode::from(REFUSED)
+    } else if args.detailed_exitcode && changes {
+        ExitCode::from(CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+/// The stateful stack's plan and what the safety rules refuse in it.
+fn stateful(stage: &Stage, refresh: bool) -> Result<(Outcome, Vec<Refusal>)> {
     let provider = stage.provider()?;
     let result = apply::stateful(
         &stage.service,
@@ -32,23 +82,22 @@ pub fn run(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
         apply::Run {
             allow: &AllowDestroy::default(),
             execute: false,
-            refresh: args.refresh,
+            refresh,
             command: "strata plan",
         },
     );
-    let (outcome, refusals) = match result {
-        Ok(outcome) => (outcome, vec![]),
-        Err(ApplyError::Refused { refusals, outcome }) => (*outcome, refusals),
-        Err(e) => return Err(local::engine_error(e)),
-    };
-    show(g, &outcome, &refusals, args.json, "deploy");
-    Ok(if !refusals.is_empty() {
-        ExitCode::from(REFUSED)
-    } else if args.detailed_exitcode && outcome.plan.has_changes() {
-        ExitCode::from(CHANGES)
-    } else {
-        ExitCode::SUCCESS
-    })
+    match result {
+        Ok(outcome) => Ok((outcome, vec![])),
+        Err(ApplyError::Refused { refusals, outcome }) => Ok((*outcome, refusals)),
+        Err(e) => Err(local::engine_error(e)),
+    }
+}
+
+/// The stable JSON of a stateful outcome, refusals included.
+fn json(outcome: &Outcome, refusals: &[Refusal]) -> serde_json::Value {
+    let mut value = serde_json::to_value(outcome).expect("an outcome serializes");
+    value["refusals"] = serde_json::to_value(refusals).expect("refusals serialize");
+    value
 }
 
 /// Prints an outcome: JSON on stdout, or for people the warnings, the plan,
@@ -56,11 +105,10 @@ pub fn run(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
 /// refusal's advice names (`deploy`, `destroy`).
 pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, command: &str) {
     if json {
-        let mut value = serde_json::to_value(outcome).expect("an outcome serializes");
-        value["refusals"] = serde_json::to_value(refusals).expect("refusals serialize");
         outln!(
             "{}",
-            serde_json::to_string_pretty(&value).expect("a JSON value serializes")
+            serde_json::to_string_pretty(&self::json(outcome, refusals))
+                .expect("a JSON value serializes")
         );
         return;
     }

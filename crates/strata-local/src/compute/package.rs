@@ -126,6 +126,31 @@ impl CodeStore {
         if !task_root.is_dir() {
             unpack(&package.bytes, &sha256, &self.unpacked, &task_root)?;
         }
+        self.runnable(sha256, task_root, code_dir, runtime)
+    }
+
+    /// A package packaged before, by its SHA-256 (a rollback to an older
+    /// release): unpacked again from its kept zip when its folder is gone.
+    /// Its dependencies come from the dependency files inside it.
+    pub fn kept(&self, sha256: &str, runtime: &Runtime) -> Result<PreparedCode, PackageError> {
+        let task_root = self.unpacked.join(sha256);
+        if !task_root.is_dir() {
+            let zip_path = self.artifacts.join(format!("{sha256}.zip"));
+            let bytes = std::fs::read(&zip_path).map_err(io("read", &zip_path))?;
+            unpack(&bytes, sha256, &self.unpacked, &task_root)?;
+        }
+        self.runnable(sha256.to_owned(), task_root.clone(), &task_root, runtime)
+    }
+
+    /// The unpacked package with its dependencies installed from the
+    /// dependency files of `code_dir`.
+    fn runnable(
+        &self,
+        sha256: String,
+        task_root: PathBuf,
+        code_dir: &Path,
+        runtime: &Runtime,
+    ) -> Result<PreparedCode, PackageError> {
         let mut dependency_paths = Vec::new();
         match runtime.language() {
             Language::Python => {
@@ -394,6 +419,12 @@ struct Interpreter {
     /// Whether it can import boto3 (found, not imported: importing costs
     /// a few hundred milliseconds).
     has_boto3: bool,
+}
+
+/// The SHA-256 the code folder would be packaged under, without keeping
+/// anything or installing dependencies: what a plan compares.
+pub fn package_sha256(code_dir: &Path) -> Result<String, PackageError> {
+    Ok(strata_artifact::package(code_dir)?.sha256.to_string())
 }
 
 /// The interpreter for a Python runtime: `$STRATA_PYTHON`, else
