@@ -108,6 +108,20 @@ def client_for(server, service, access_key="AKIDDEVELOPER"):
     )
 
 
+# What `strata dev` prints when a release is live after an edit.
+SWAPPED = re.compile(r"^swapped in release \S+ in \d+ ms")
+
+
+def write_version(service, version):
+    """Set `VERSION` in the compute test service's handlers, written next to
+    the file and renamed over it, as most editors save."""
+    handlers = service / "src" / "handlers.py"
+    text = re.sub(r'^VERSION = ".*"$', f'VERSION = "{version}"', handlers.read_text(), flags=re.M)
+    tmp = handlers.with_name(".handlers.py.new")
+    tmp.write_text(text)
+    tmp.replace(handlers)
+
+
 class DevServer:
     """One `strata dev` process on free ports. Its stdout is read on a
     thread into `lines`, so tests can wait for a swap or a log line."""

@@ -6,7 +6,8 @@ the next swap."""
 import json
 import re
 
-SWAPPED = re.compile(r"^swapped in release \S+ in \d+ ms")
+from strata_server import SWAPPED
+
 TABLE = "computetest-dev-Orders"
 
 

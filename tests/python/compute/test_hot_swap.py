@@ -6,18 +6,10 @@ import re
 import threading
 import time
 
+from strata_server import SWAPPED, write_version
+
 
 EDITS = 20
-SWAPPED = re.compile(r"^swapped in release \S+ in \d+ ms")
-
-
-def write_version(service, version):
-    handlers = service / "src" / "handlers.py"
-    text = re.sub(r'^VERSION = ".*"$', f'VERSION = "{version}"', handlers.read_text(), flags=re.M)
-    # Written next to the file and renamed over it, as most editors save.
-    tmp = handlers.with_name(".handlers.py.new")
-    tmp.write_text(text)
-    tmp.replace(handlers)
 
 
 def test_twenty_edits_under_load_fail_no_call_and_new_calls_get_new_code(own_dev):

@@ -10,9 +10,10 @@ import json
 import re
 import time
 
+from strata_server import SWAPPED
+
 CHANGES = "computetest-dev-Changes"
 KEYS = "computetest-dev-Keys"
-SWAPPED = re.compile(r"^swapped in release \S+ in \d+ ms")
 
 
 def wait_for(predicate, timeout=30, every=0.1):

@@ -172,7 +172,10 @@ def test_secure_parameter_value_never_appears_in_output_or_files(service):
     outputs.append(service.ok("param", "set", "PaymentKey", secret))
     outputs.append(service.run("param", "set", "PaymentKey", "-", stdin=secret + "\n"))
     service.manifest("  parameters:\n    PaymentKey: { secure: true }\n    Mode: { value: slow }\n")
-    for args in (("plan",), ("plan", "--json"), ("deploy", "--yes"), ("deploy", "--yes", "--json"), ("outputs",), ("outputs", "--json")):
+    for args in (
+        ("plan",), ("plan", "--json"), ("plan", "--refresh"), ("deploy", "--yes"),
+        ("deploy", "--yes", "--json"), ("outputs",), ("outputs", "--json"), ("drift",), ("drift", "--json"),
+    ):
         outputs.append(service.run(*args))
     for done in outputs:
         assert done.returncode == 0, done.stderr

@@ -1,0 +1,121 @@
+"""The stateless stack's releases on the local target, through the real
+binary: `strata dev` records one per swap, `strata rollback` has the running
+`strata dev` swap an older one back in (its data untouched), and `plan`,
+`deploy` and `destroy --stack stateless` work with or without it."""
+
+import json
+import re
+import subprocess
+
+from strata_server import SWAPPED, strata_bin, write_version
+
+
+def strata(service, *args):
+    return subprocess.run(
+        [strata_bin(), "--dir", str(service), *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def flat(text):
+    """Error text without the line wrapping and frame of the terminal report."""
+    return " ".join(text.replace("│", " ").replace("×", " ").split())
+
+
+def version(dev):
+    payload = dev.client("lambda").invoke(FunctionName="echo", Payload=b"{}")["Payload"].read()
+    return json.loads(payload)["version"]
+
+
+def releases(service):
+    done = strata(service, "releases", "--json")
+    assert done.returncode == 0, done.stderr
+    return json.loads(done.stdout)
+
+
+def test_rollback_swaps_the_previous_release_back_and_keeps_the_data(own_dev):
+    dev, service = own_dev()
+    assert version(dev) == "v1"
+    dev.client("dynamodb").put_item(TableName="computetest-dev-Orders", Item={"pk": {"S": "kept"}})
+    seen = len(dev.lines)
+    write_version(service, "v2")
+    assert dev.wait_for_line(lambda l: bool(SWAPPED.match(l)), start=seen), dev.output()
+    assert version(dev) == "v2"
+
+    kept = releases(service)
+    assert len(kept) == 2
+    assert kept[0]["current"] and not kept[1]["current"]
+    assert kept[0]["changes"]["functions"]["echo"] == {"change": "updated", "code": True, "settings": []}
+    listing = strata(service, "releases").stdout
+    assert f"* {kept[0]['id']}" in listing and "~ echo (code)" in listing
+
+    back = strata(service, "rollback")
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert f"to release {kept[1]['id']} (from {kept[0]['id']})" in back.stdout
+    assert version(dev) == "v1"
+    assert releases(service)[0]["id"] == kept[1]["id"], "the rolled-back release is current"
+    item = dev.client("dynamodb").get_item(TableName="computetest-dev-Orders", Key={"pk": {"S": "kept"}})
+    assert "Item" in item, "a rollback touched the data"
+
+    plan = strata(service, "plan", "--stack", "stateless", "--detailed-exitcode")
+    assert plan.returncode == 2, plan.stdout + plan.stderr
+    assert "~ function/echo will be updated: code" in plan.stdout
+
+    forward = strata(service, "rollback", "--to", kept[0]["id"])
+    assert forward.returncode == 0, forward.stderr
+    assert version(dev) == "v2"
+    assert strata(service, "plan", "--stack", "stateless", "--detailed-exitcode").returncode == 0
+
+    same = strata(service, "rollback", "--to", kept[0]["id"])
+    assert same.returncode == 1 and "is the one running" in flat(same.stderr)
+    unknown = strata(service, "rollback", "--to", "0123abcd")
+    assert unknown.returncode == 1 and "no release `0123abcd`" in flat(unknown.stderr)
+
+    refused = strata(service, "destroy", "--stack", "stateless")
+    assert refused.returncode == 1 and "strata dev is serving" in flat(refused.stderr)
+
+    seen = len(dev.lines)
+    write_version(service, "v3")
+    assert dev.wait_for_line(lambda l: bool(SWAPPED.match(l)), start=seen), dev.output()
+    assert version(dev) == "v3", "after a rollback, an edit swaps in a new release as before"
+
+
+def test_deploy_stateless_through_a_running_dev_serves_the_files_now(own_dev):
+    dev, service = own_dev()
+    # The watcher would swap too; the deploy must answer with the release
+    # of the files whichever gets there first.
+    write_version(service, "v9")
+    done = strata(service, "deploy", "--stack", "stateless")
+    assert done.returncode == 0, done.stderr
+    assert re.search(r"now serves release [0-9a-f]{12}", done.stdout)
+    assert version(dev) == "v9"
+
+
+def test_without_dev_deploy_records_a_release_and_rollback_says_to_start_dev(service_copy):
+    service = service_copy
+    before = strata(service, "plan", "--stack", "stateless", "--detailed-exitcode")
+    assert before.returncode == 2, before.stdout + before.stderr
+    assert "+ function/echo will be created" in before.stdout
+
+    early = strata(service, "deploy", "--stack", "stateless")
+    assert early.returncode == 1
+    assert "table/Orders (used by echo, " in flat(early.stderr)
+    assert "deploy the stateful stack first" in flat(early.stderr)
+
+    both = strata(service, "deploy", "--stack", "all", "--yes")
+    assert both.returncode == 0, both.stdout + both.stderr
+    assert "Recorded release" in both.stdout
+    assert strata(service, "plan", "--stack", "all", "--detailed-exitcode").returncode == 0
+    plan = json.loads(strata(service, "plan", "--stack", "all", "--json").stdout)
+    assert plan["stateless"]["release"] == plan["stateless"]["current"]
+    assert plan["stateful"]["plan"]["stack"] == "stateful"
+
+    rollback = strata(service, "rollback")
+    assert rollback.returncode == 1
+    assert "no `strata dev` is running" in flat(rollback.stderr)
+
+    destroyed = strata(service, "destroy", "--stack", "stateless")
+    assert destroyed.returncode == 0, destroyed.stderr
+    assert not any(r["current"] for r in releases(service))
+    assert not (service / ".strata" / "dev" / "code").exists()
+    assert (service / ".strata" / "dev" / "state" / "stateful.json").exists()
+    assert strata(service, "plan", "--stack", "stateless", "--detailed-exitcode").returncode == 2
