@@ -72,7 +72,7 @@ fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
     if !args.yes {
         let preview = match deploy_once(
             g,
-            &stage,
+            stage,
             &provider,
             &allow,
             (false, args.refresh),
@@ -90,14 +90,7 @@ fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let outcome = match deploy_once(
-        g,
-        &stage,
-        &provider,
-        &allow,
-        (true, args.refresh),
-        args.json,
-    )? {
+    let outcome = match deploy_once(g, stage, &provider, &allow, (true, args.refresh), args.json)? {
         Run::Done(outcome) => outcome,
         Run::Refused(code) => return Ok(code),
     };
