@@ -24,6 +24,11 @@ from common import (
 log = get_logger(__name__)
 
 LIST_LIMIT = 100
+# Bounds that keep every accepted order storable: DynamoDB numbers have 38
+# significant digits and keys at most 2 KB.
+MAX_QTY = 10_000
+MAX_PRICE = Decimal(1_000_000_000)
+MAX_ID = 200
 
 
 class BadRequest(ValueError):
@@ -49,6 +54,8 @@ def _parse_order(raw: str | None) -> tuple[str, list[dict[str, Any]]]:
     customer_id = data.get("customerId")
     if not isinstance(customer_id, str) or not customer_id.strip():
         raise BadRequest("customerId is required and must be a non-empty string")
+    if len(customer_id) > MAX_ID:
+        raise BadRequest(f"customerId must be at most {MAX_ID} characters")
 
     raw_items = data.get("items")
     if not isinstance(raw_items, list) or not raw_items:
@@ -61,10 +68,18 @@ def _parse_order(raw: str | None) -> tuple[str, list[dict[str, Any]]]:
         sku, qty, price = item.get("sku"), item.get("qty"), item.get("price")
         if not isinstance(sku, str) or not sku.strip():
             raise BadRequest(f"items[{i}].sku is required and must be a non-empty string")
-        if isinstance(qty, bool) or not isinstance(qty, int) or qty < 1:
-            raise BadRequest(f"items[{i}].qty is required and must be a positive integer")
-        if isinstance(price, bool) or not isinstance(price, (int, Decimal)) or price < 0:
-            raise BadRequest(f"items[{i}].price is required and must be a non-negative number")
+        if isinstance(qty, bool) or not isinstance(qty, int) or not 1 <= qty <= MAX_QTY:
+            raise BadRequest(f"items[{i}].qty is required and must be an integer from 1 to {MAX_QTY}")
+        if (
+            isinstance(price, bool)
+            or not isinstance(price, (int, Decimal))
+            or not Decimal(0) <= price <= MAX_PRICE
+            or Decimal(price).as_tuple().exponent < -2
+        ):
+            raise BadRequest(
+                f"items[{i}].price is required and must be a number from 0 to {MAX_PRICE}"
+                " with at most 2 decimals"
+            )
         items.append({"sku": sku, "qty": qty, "price": Decimal(price)})
     return customer_id, items
 
@@ -85,7 +100,7 @@ def _payment_key() -> str | None:
 def create(event: dict[str, Any], context: Any) -> dict[str, Any]:
     try:
         customer_id, items = _parse_order(request_body(event))
-    except BadRequest as exc:
+    except (BadRequest, UnicodeDecodeError) as exc:
         return error_response(400, str(exc))
 
     order_id = str(uuid.uuid4())
@@ -116,6 +131,8 @@ def get(event: dict[str, Any], context: Any) -> dict[str, Any]:
     order_id = (event.get("pathParameters") or {}).get("id")
     if not order_id:
         return error_response(400, "order id is required")
+    if len(order_id) > MAX_ID:
+        return error_response(404, f"order {order_id[:40]}... not found")
     item = orders_table().get_item(Key=order_key(order_id)).get("Item")
     if item is None:
         return error_response(404, f"order {order_id} not found")

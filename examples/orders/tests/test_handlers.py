@@ -438,6 +438,10 @@ def test_create_accepts_base64_body(aws: Any) -> None:
         json.dumps({"customerId": "c1", "items": [{"sku": "A", "qty": 1, "price": "1"}]}),
         json.dumps({"customerId": "c1", "items": [{"sku": "A", "qty": 1, "price": -1}]}),
         '{"customerId": "c1", "items": [{"sku": "A", "qty": 1, "price": NaN}]}',
+        '{"customerId": "c1", "items": [{"sku": "A", "qty": 1, "price": 1e400}]}',
+        json.dumps({"customerId": "c1", "items": [{"sku": "A", "qty": 1, "price": 0.001}]}),
+        json.dumps({"customerId": "c1", "items": [{"sku": "A", "qty": 10**40, "price": 1}]}),
+        json.dumps({"customerId": "c" * 20_000, "items": [{"sku": "A", "qty": 1, "price": 1}]}),
     ],
 )
 def test_create_rejects_bad_input_with_400(aws: Any, body: str) -> None:
@@ -446,6 +450,21 @@ def test_create_rejects_bad_input_with_400(aws: Any, body: str) -> None:
     assert isinstance(body_of(response)["error"], str)
     assert aws.table.scan()["Items"] == []
     assert queued_messages(aws) == []
+
+
+def test_create_with_a_body_that_is_not_utf8_is_400(aws: Any) -> None:
+    event = http_event("POST", "/orders", "POST /orders")
+    event["body"] = base64.b64encode(b"\xff\xfe{").decode()
+    event["isBase64Encoded"] = True
+    response = aws.invoke("createOrder", event)
+    assert response["statusCode"] == 400
+
+
+def test_get_with_a_huge_id_is_404(aws: Any) -> None:
+    event = http_event("GET", "/orders/x", "GET /orders/{id}")
+    event["pathParameters"] = {"id": "x" * 20_000}
+    response = aws.invoke("getOrder", event)
+    assert response["statusCode"] == 404
 
 
 def test_create_without_body_is_400(aws: Any) -> None:
