@@ -72,9 +72,10 @@ def test_a_function_added_to_the_manifest_is_live_after_the_swap(own_dev):
     manifest = service / "strata.yaml"
     manifest.write_text(
         manifest.read_text() + "    echoAgain:\n      handler: handlers.echo\n"
-        "      env: { GREETING: again }\n"
+        "      env: { GREETING: again }\n      events: [ { http: GET /again } ]\n"
     )
     assert dev.wait_for_line(SWAPPED.match, start=start), dev.output()
+    assert dev.wait_for_line(lambda l: l == "  + GET /again -> echoAgain", start=start), dev.output()
     response, body = invoke(dev, "echoAgain")
     assert "FunctionError" not in response, body
     assert body["function_name"] == "computetest-dev-echoAgain"

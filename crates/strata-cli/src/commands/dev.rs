@@ -142,7 +142,8 @@ fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool 
             );
             eprintln!(
                 "stateful stack: NOT applied ({} refused above; nothing in it was changed). \
-                 The functions run against the resources as they are.",
+                 The functions run against the resources as they are. To allow it, stop \
+                 strata dev (deploy needs the stage's data) and run the command above.",
                 plural(refusals.len(), "change")
             );
             false
@@ -354,6 +355,7 @@ async fn swap(local: &Local, active: &mut Active, deployment: Arc<Deployment>, b
         .map(|(d, _)| d.recently_used(HOT_WINDOW))
         .unwrap_or_default();
     local.warm(&deployment, |f| hot.contains(f)).await;
+    let routes_before = local.gateway.current().describe();
     let previous = active.replace(local.activate(deployment).await);
     outln!(
         "swapped in release {id} in {} ms (build {} ms, start {} ms)",
@@ -361,6 +363,14 @@ async fn swap(local: &Local, active: &mut Active, deployment: Arc<Deployment>, b
         built.as_millis(),
         (began.elapsed() - built).as_millis()
     );
+    // New and removed routes, as the start printed them all.
+    let routes_after = local.gateway.current().describe();
+    for route in routes_after.iter().filter(|r| !routes_before.contains(r)) {
+        outln!("  + {route}");
+    }
+    for route in routes_before.iter().filter(|r| !routes_after.contains(r)) {
+        outln!("  - {route}");
+    }
     // The old triggers finish the batch they hold on the old code while the
     // new ones already run; two consumers of one queue are normal SQS.
     if let Some((_, triggers)) = previous {

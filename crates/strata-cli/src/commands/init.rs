@@ -10,34 +10,61 @@ use crate::manifest::FILE_NAME;
 
 const HANDLER: &str = r#""""Items API: store and fetch JSON items in the Items table."""
 
+import base64
 import json
 import os
 import uuid
+from decimal import Decimal, DecimalException
 
 import boto3
+from botocore.exceptions import ClientError
 
 # AWS_ENDPOINT_URL, credentials and region come from the environment, on AWS
 # and on the local target alike; ITEMS_TABLE is injected by `uses`.
 table = boto3.resource("dynamodb").Table(os.environ["ITEMS_TABLE"])
 
 
+def _json_default(value):
+    # DynamoDB numbers come back as Decimal: whole ones as int, others as float.
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, set):
+        return sorted(value)
+    raise TypeError(f"cannot serialize {type(value).__name__}")
+
+
 def _response(status, body):
     return {
         "statusCode": status,
         "headers": {"content-type": "application/json"},
-        "body": json.dumps(body),
+        "body": json.dumps(body, default=_json_default),
     }
+
+
+def _body(event):
+    body = event.get("body") or "{}"
+    if event.get("isBase64Encoded"):
+        body = base64.b64decode(body).decode("utf-8")
+    # Decimal, not float: DynamoDB stores exact numbers and refuses floats.
+    return json.loads(body, parse_float=Decimal)
 
 
 def create(event, context):
     try:
-        item = json.loads(event.get("body") or "{}")
-    except json.JSONDecodeError:
+        item = _body(event)
+    except (ValueError, UnicodeDecodeError):
         return _response(400, {"error": "body must be JSON"})
     if not isinstance(item, dict):
         return _response(400, {"error": "body must be a JSON object"})
     item["id"] = str(uuid.uuid4())
-    table.put_item(Item=item)
+    try:
+        table.put_item(Item=item)
+    except DecimalException:
+        return _response(400, {"error": "numbers must fit in 38 significant digits"})
+    except ClientError as e:
+        if e.response["Error"]["Code"] != "ValidationException":
+            raise
+        return _response(400, {"error": e.response["Error"]["Message"]})
     return _response(201, item)
 
 
