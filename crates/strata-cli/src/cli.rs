@@ -30,6 +30,17 @@ pub struct Global {
     /// Stage to act on; `dev` always exists and targets local.
     #[arg(long, global = true, default_value = "dev", value_name = "STAGE")]
     pub stage: String,
+    /// Refuse to run unless the stage targets this (a guard for scripts and
+    /// CI: `--stage prod --target aws` never acts on a local stage).
+    #[arg(long, global = true, value_enum, value_name = "TARGET")]
+    pub target: Option<TargetArg>,
+}
+
+/// Where a stage lives, as `--target` names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum TargetArg {
+    Local,
+    Aws,
 }
 
 #[derive(Debug, Subcommand)]

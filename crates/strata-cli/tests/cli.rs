@@ -546,3 +546,29 @@ fn init_adds_strata_to_an_existing_gitignore() {
         "target\n.strata/\n"
     );
 }
+
+#[test]
+fn target_flag_refuses_a_stage_with_another_target() {
+    let orders = repo().join("examples/orders");
+    strata()
+        .args(["--stage", "prod", "--target", "local", "plan", "--dir"])
+        .arg(&orders)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "stage `prod` targets aws, not local",
+        ));
+    strata()
+        .args(["--target", "aws", "drift", "--dir"])
+        .arg(&orders)
+        .assert()
+        .code(1)
+        .stderr(predicate::str::contains(
+            "stage `dev` targets local, not aws",
+        ));
+    strata()
+        .args(["--target", "local", "validate", "--dir"])
+        .arg(&orders)
+        .assert()
+        .success();
+}

@@ -25,10 +25,15 @@ use std::process::ExitCode;
 
 use miette::Result;
 
-use crate::cli::{Cli, Command, ParamCommand, StateCommand};
+use strata_model::Target;
+
+use crate::cli::{Cli, Command, Global, ParamCommand, StateCommand, TargetArg};
 
 pub fn run(cli: Cli) -> Result<ExitCode> {
     let g = &cli.global;
+    if !matches!(cli.command, Command::Schema | Command::Init { .. }) {
+        check_target(g)?;
+    }
     match cli.command {
         Command::Validate { json } => validate::run(g, json),
         Command::Graph { format } => graph::run(g, format),
@@ -56,6 +61,35 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Invoke(args) => invoke::run(g, &args),
         Command::Logs(args) => logs::run(g, &args),
     }
+}
+
+/// `--target` against the stage's own target. A manifest that does not load
+/// is left for the command to report with its own diagnostics.
+fn check_target(g: &Global) -> Result<()> {
+    let Some(wanted) = g.target else {
+        return Ok(());
+    };
+    let Ok((_, Ok(checked))) = crate::manifest::check(&g.dir) else {
+        return Ok(());
+    };
+    let Some(stage) = checked.service.stage(&g.stage) else {
+        return Ok(());
+    };
+    let wanted = match wanted {
+        TargetArg::Local => Target::Local,
+        TargetArg::Aws => Target::Aws,
+    };
+    if stage.target == wanted {
+        return Ok(());
+    }
+    Err(miette::miette!(
+        help = format!(
+            "drop --target, or pick a stage whose target is {wanted} (stages and their targets are under `stages:` in strata.yaml)"
+        ),
+        "stage `{}` targets {}, not {wanted}; nothing was done",
+        g.stage,
+        stage.target
+    ))
 }
 
 /// The JSON Schema as committed in `schema/strata.schema.json`.
