@@ -88,10 +88,35 @@ pub fn check(dir: &Path) -> Result<(Manifest, Result<strata_model::Checked, Diag
 
 /// Loads a valid service or renders its diagnostics and fails.
 pub fn load(dir: &Path, stage: &str) -> Result<(Manifest, Service)> {
+    load_warning(dir, stage, |_| true)
+}
+
+/// [`load`] for a watcher that reads the manifest again after every change:
+/// warnings are printed only when the manifest's text differs from the last
+/// time they were, not after every edit of a handler.
+pub fn reload(
+    dir: &Path,
+    stage: &str,
+    last_text: &mut Option<String>,
+) -> Result<(Manifest, Service)> {
+    load_warning(dir, stage, |m| {
+        let new = last_text.as_deref() != Some(m.text.as_str());
+        *last_text = Some(m.text.clone());
+        new
+    })
+}
+
+fn load_warning(
+    dir: &Path,
+    stage: &str,
+    mut warn: impl FnMut(&Manifest) -> bool,
+) -> Result<(Manifest, Service)> {
     let (manifest, checked) = check(dir)?;
     match checked {
         Ok(checked) => {
-            report::diagnostics(&manifest, &checked.warnings);
+            if warn(&manifest) {
+                report::diagnostics(&manifest, &checked.warnings);
+            }
             stage_of(&checked.service, stage)?;
             Ok((manifest, checked.service))
         }

@@ -386,7 +386,14 @@ async fn reload(
     local: &Local,
     current: &Arc<Service>,
 ) -> Option<Arc<Service>> {
-    let (_, service) = match crate::manifest::load(&stage.dir, &stage.name) {
+    let loaded = {
+        let mut text = local
+            .manifest_text
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        crate::manifest::reload(&stage.dir, &stage.name, &mut text)
+    };
+    let (_, service) = match loaded {
         Ok(loaded) => loaded,
         Err(e) => {
             crate::report::error(&e);
@@ -502,6 +509,8 @@ pub struct Local {
     releases: ReleaseStore,
     /// The folder holding strata.yaml: code folders are relative to it.
     dir: PathBuf,
+    /// strata.yaml as its warnings were last printed.
+    manifest_text: std::sync::Mutex<Option<String>>,
 }
 
 impl Local {
@@ -573,6 +582,9 @@ impl Local {
                 .with_progress(Arc::new(|step: &str| eprintln!("{step}"))),
             releases: ReleaseStore::new(root.join("releases")),
             dir: stage.dir.clone(),
+            manifest_text: std::sync::Mutex::new(
+                std::fs::read_to_string(stage.dir.join(crate::manifest::FILE_NAME)).ok(),
+            ),
         };
         Ok((local, endpoint))
     }
