@@ -99,3 +99,29 @@ def test_a_taken_port_is_refused_before_anything_is_deployed(service_copy, strat
     assert f"127.0.0.1:{port} (change it with --port)" in run.stderr
     assert "stateful stack" not in run.stdout + run.stderr
     assert not (service_copy / ".strata" / "dev" / "data").exists()
+
+
+def test_a_code_folder_added_with_its_function_is_watched_from_then_on(own_dev):
+    dev, service = own_dev()
+    extra = service / "extra"
+    extra.mkdir()
+    (extra / "more.py").write_text('def handler(event, context):\n    return {"more": 1}\n')
+    start = len(dev.lines)
+    manifest = service / "strata.yaml"
+    manifest.write_text(manifest.read_text() + "    more:\n      handler: more.handler\n      code: extra\n")
+    assert dev.wait_for_line(SWAPPED.match, start=start), dev.output()
+    assert invoke(dev, "more")[1] == {"more": 1}
+
+    start = len(dev.lines)
+    (extra / "more.py").write_text('def handler(event, context):\n    return {"more": 2}\n')
+    assert dev.wait_for_line(SWAPPED.match, start=start), dev.output()
+    assert invoke(dev, "more")[1] == {"more": 2}
+
+
+def test_writes_under_strata_folder_do_not_swap(own_dev):
+    dev, service = own_dev()
+    start = len(dev.lines)
+    for n in range(5):
+        invoke(dev, "echo")  # each call appends to .strata/dev/logs
+    (service / ".strata" / "dev" / "scratch.txt").write_text("x")
+    assert not dev.wait_for_line(SWAPPED.match, start=start, timeout=1.5), dev.output()

@@ -231,7 +231,7 @@ async fn dev(
     // Watching starts before `ready` is announced, so an edit made the
     // moment it appears is seen.
     let (changed_tx, mut changed) = mpsc::channel::<()>(64);
-    let _watcher = watch(&stage.dir, changed_tx)?;
+    let mut watch = Watch::start(&stage.dir, &service, changed_tx)?;
     outln!(
         "ready in {} ms; watching {} for changes (Ctrl-C to stop)",
         started.elapsed().as_millis(),
@@ -271,6 +271,7 @@ async fn dev(
                 let Some(next) = reload(g, &stage, &local, &service).await else {
                     continue;
                 };
+                watch.follow(&next);
                 if let Err(e) = release_and_swap(&local, &mut service, &mut active, next, began).await {
                     crate::report::error(&e);
                 }
@@ -432,31 +433,67 @@ pub fn stage_root(stage: &Stage) -> PathBuf {
     stage.dir.join(".strata").join(&stage.name)
 }
 
-/// Watch `dir` for changes to code and manifest. Editors' temporary files,
-/// Strata's own folder and byte-code caches are ignored, and so are reads:
-/// packaging reads every file and must not trigger itself.
-fn watch(dir: &Path, changed: mpsc::Sender<()>) -> Result<notify::RecommendedWatcher> {
-    use notify::event::{EventKind, ModifyKind};
-    use notify::{RecursiveMode, Watcher};
-    let mut watcher = notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
-        let Ok(event) = event else { return };
-        let kind = matches!(
-            event.kind,
-            EventKind::Create(_)
-                | EventKind::Remove(_)
-                | EventKind::Modify(ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any)
-        );
-        if kind && event.paths.iter().any(|p| relevant(p)) {
-            let _ = changed.try_send(());
+/// Watches strata.yaml's folder (not its subfolders) and each function's
+/// code folder, recursively: not the whole tree, because `.strata/` beside
+/// the manifest is written on every request (logs, the data files) and
+/// every write would wake the watcher. Editors' temporary files, Strata's own
+/// folder and byte-code caches are ignored, and so are reads: packaging
+/// reads every file and must not trigger itself.
+struct Watch {
+    watcher: notify::RecommendedWatcher,
+    dir: PathBuf,
+}
+
+impl Watch {
+    fn start(dir: &Path, service: &Service, changed: mpsc::Sender<()>) -> Result<Self> {
+        use notify::event::{EventKind, ModifyKind};
+        use notify::{RecursiveMode, Watcher};
+        let mut watcher =
+            notify::recommended_watcher(move |event: notify::Result<notify::Event>| {
+                let Ok(event) = event else { return };
+                let kind = matches!(
+                    event.kind,
+                    EventKind::Create(_)
+                        | EventKind::Remove(_)
+                        | EventKind::Modify(
+                            ModifyKind::Data(_) | ModifyKind::Name(_) | ModifyKind::Any
+                        )
+                );
+                if kind && event.paths.iter().any(|p| relevant(p)) {
+                    let _ = changed.try_send(());
+                }
+            })
+            .into_diagnostic()
+            .wrap_err("cannot watch the service folder for changes")?;
+        watcher
+            .watch(dir, RecursiveMode::NonRecursive)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot watch {}", dir.display()))?;
+        let mut watch = Self {
+            watcher,
+            dir: dir.to_path_buf(),
+        };
+        watch.follow(service);
+        Ok(watch)
+    }
+
+    /// Watch the code folders `service` names (again: a folder deleted and
+    /// made anew, as a checkout does, lost its watch). A folder that does
+    /// not exist yet is seen when it appears beside strata.yaml.
+    fn follow(&mut self, service: &Service) {
+        use notify::{RecursiveMode, Watcher};
+        let mut folders: Vec<PathBuf> = service
+            .stateless
+            .functions
+            .iter()
+            .map(|f| self.dir.join(&f.code))
+            .collect();
+        folders.sort();
+        folders.dedup();
+        for folder in folders.iter().filter(|f| f.is_dir()) {
+            let _ = self.watcher.watch(folder, RecursiveMode::Recursive);
         }
-    })
-    .into_diagnostic()
-    .wrap_err("cannot watch the service folder for changes")?;
-    watcher
-        .watch(dir, RecursiveMode::Recursive)
-        .into_diagnostic()
-        .wrap_err_with(|| format!("cannot watch {}", dir.display()))?;
-    Ok(watcher)
+    }
 }
 
 fn relevant(path: &Path) -> bool {

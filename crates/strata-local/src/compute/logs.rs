@@ -42,7 +42,9 @@ pub trait LogSink: Send + Sync + std::fmt::Debug + 'static {
 #[derive(Debug)]
 pub struct LogFiles {
     dir: PathBuf,
-    open: Mutex<HashMap<String, File>>,
+    /// Each function's file, open for appending, with its length (kept here
+    /// so a line costs one write, not a write and a stat).
+    open: Mutex<HashMap<String, (File, u64)>>,
 }
 
 /// Files are cut back to their newer half past this size, so a chatty
@@ -71,15 +73,17 @@ impl LogFiles {
                 .create(true)
                 .append(true)
                 .open(self.path(&line.function))?;
-            open.insert(line.function.clone(), file);
+            let len = file.metadata()?.len();
+            open.insert(line.function.clone(), (file, len));
         }
-        let file = open
+        let (file, len) = open
             .get_mut(&line.function)
             .expect("inserted above when missing");
         let mut json = serde_json::to_string(line).map_err(std::io::Error::other)?;
         json.push('\n');
         file.write_all(json.as_bytes())?;
-        if file.metadata()?.len() > MAX_FILE_BYTES {
+        *len += json.len() as u64;
+        if *len > MAX_FILE_BYTES {
             open.remove(&line.function);
             trim(&self.path(&line.function))?;
         }
