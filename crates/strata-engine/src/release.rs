@@ -136,12 +136,7 @@ impl Release {
         for released in self.functions.values() {
             let function: Function =
                 serde_json::from_value(released.config.clone()).map_err(corrupt)?;
-            let needed = function
-                .uses
-                .iter()
-                .map(|g| g.resource.clone())
-                .chain(function.events.iter().filter_map(|e| e.source()));
-            for address in needed {
+            for address in function.needs() {
                 if current.resource(&address.name).map(|r| r.address()) != Some(address.clone()) {
                     return Err(ReleaseError::MissingResource {
                         release: self.id.clone(),

@@ -565,6 +565,15 @@ impl Function {
         Address::new(ResourceKind::Function, self.name.as_str())
     }
 
+    /// Every stateful resource this function needs to exist: what it `uses`
+    /// and what its events read from (repeats possible).
+    pub fn needs(&self) -> impl Iterator<Item = Address> + '_ {
+        self.uses
+            .iter()
+            .map(|g| g.resource.clone())
+            .chain(self.events.iter().filter_map(Event::source))
+    }
+
     /// Everything this function may do through `uses`: its grants, plus
     /// `consume` on each queue it has an event on (the trigger reads with the
     /// function's own rights, on AWS as locally). Bucket events carry the

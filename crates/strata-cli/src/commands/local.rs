@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use miette::{IntoDiagnostic, Result, WrapErr, miette};
 use strata_engine::apply::ApplyError;
 use strata_engine::state::{LockError, StoreError};
-use strata_engine::{AllowDestroy, StateStore};
+use strata_engine::{AllowDestroy, StackState, StateStore};
 use strata_local::provider::{LocalProvider, OpenError};
 use strata_local::{DataDir, Durability};
 use strata_model::{Address, Service, StackKind, Target};
@@ -56,6 +56,14 @@ impl Stage {
             name: g.stage.clone(),
             dir,
         })
+    }
+
+    /// The stateful stack's state as last applied (read without the lock:
+    /// for commands that only look at it).
+    pub fn stateful_state(&self) -> Result<StackState> {
+        self.store
+            .load(self.service.name.as_str(), &self.name, StackKind::Stateful)
+            .map_err(|e| miette!("{}", chain(&e)))
     }
 
     pub fn data_dir(&self) -> PathBuf {

@@ -9,9 +9,9 @@ use std::process::ExitCode;
 
 use miette::{Result, miette};
 use strata_engine::Provider;
-use strata_model::{ResourceSpec, StackKind};
+use strata_model::ResourceSpec;
 
-use super::local::{self, Stage};
+use super::local::Stage;
 use crate::cli::Global;
 
 pub fn set(g: &Global, name: &str, value: &str) -> Result<ExitCode> {
@@ -44,14 +44,7 @@ pub fn set(g: &Global, name: &str, value: &str) -> Result<ExitCode> {
         value.to_owned()
     };
     let provider = stage.provider()?;
-    let state = stage
-        .store
-        .load(
-            stage.service.name.as_str(),
-            &stage.name,
-            StackKind::Stateful,
-        )
-        .map_err(|e| miette!("{}", local::chain(&e)))?;
+    let state = stage.stateful_state()?;
     let address = resource.address();
     // The physical name recorded in state wins: after `state mv` it is not
     // the one the current name would give.

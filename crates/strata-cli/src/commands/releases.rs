@@ -326,22 +326,10 @@ pub fn deploy(g: &Global, stage: &Stage, json: bool) -> Result<ExitCode> {
 /// Functions need every stateful resource they use deployed (SPEC §4, S4's
 /// ordering): say which are missing and how to deploy them.
 fn missing_stateful(g: &Global, stage: &Stage) -> Result<()> {
-    let state = stage
-        .store
-        .load(
-            stage.service.name.as_str(),
-            &stage.name,
-            StackKind::Stateful,
-        )
-        .map_err(|e| local::engine_error(e.into()))?;
+    let state = stage.stateful_state()?;
     let mut missing: BTreeMap<Address, Vec<&str>> = BTreeMap::new();
     for f in &stage.service.stateless.functions {
-        let used = f
-            .uses
-            .iter()
-            .map(|g| g.resource.clone())
-            .chain(f.events.iter().filter_map(|e| e.source()));
-        for address in used {
+        for address in f.needs() {
             if !state.resources.contains_key(&address) {
                 let users = missing.entry(address).or_default();
                 if !users.contains(&f.name.as_str()) {

@@ -15,14 +15,7 @@ use crate::cli::{Global, StackArg};
 
 pub fn outputs(g: &Global, json: bool) -> Result<ExitCode> {
     let stage = Stage::load(g)?;
-    let state = stage
-        .store
-        .load(
-            stage.service.name.as_str(),
-            &stage.name,
-            StackKind::Stateful,
-        )
-        .map_err(|e| miette!("{}", local::chain(&e)))?;
+    let state = stage.stateful_state()?;
     if json {
         let by_address: serde_json::Map<String, serde_json::Value> = state
             .resources
