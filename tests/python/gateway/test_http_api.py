@@ -196,6 +196,13 @@ def test_a_malformed_response_is_500(api, dev):
     assert dev.wait_for_line(lambda line: "malformed Lambda proxy response" in line, start=start)
 
 
+def test_a_response_over_lambdas_6_mb_is_500_and_dev_says_why(api, dev):
+    start = len(dev.lines)
+    status, _, body = api.json("GET", "/shape/huge")
+    assert (status, body) == (500, {"message": "Internal Server Error"})
+    assert dev.wait_for_line(lambda line: "ResponseSizeTooLarge" in line and "answered 500" in line, start=start)
+
+
 def test_v1_event_shape(api):
     """Lambda proxy, format 1.0: resource, path, httpMethod, headers (last
     value) and multiValueHeaders, queryStringParameters (last value) and

@@ -269,7 +269,18 @@ async fn respond(api: &Arc<Api>, request: &HttpRequest, request_id: &str) -> Gat
             );
             return GatewayResponse::service_unavailable();
         }
-        Ok(Err(_)) | Ok(Ok(Err(_))) => return GatewayResponse::internal_error(),
+        Ok(Err(_)) => return GatewayResponse::internal_error(),
+        Ok(Ok(Err(e))) => {
+            // The function's own output already shows a handler's exception;
+            // this line says what the caller got, and why when nothing else
+            // does (a response over Lambda's 6 MB limit, a crash).
+            api.report(
+                &name,
+                request_id,
+                format!("HTTP API: the invocation failed ({e}); answered 500"),
+            );
+            return GatewayResponse::internal_error();
+        }
         Ok(Ok(Ok(output))) => output,
     };
     let mapped = match payload {

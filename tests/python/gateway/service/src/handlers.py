@@ -60,6 +60,8 @@ SHAPES = {
 
 
 def shapes(event, context):
+    if event["pathParameters"]["kind"] == "huge":
+        return {"statusCode": 200, "body": "x" * (7 * 1024 * 1024)}
     return SHAPES[event["pathParameters"]["kind"]]
 
 
