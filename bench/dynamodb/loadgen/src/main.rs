@@ -2,14 +2,16 @@
 //!
 //! Opens `--connections` keep-alive HTTP/1.1 connections to one endpoint and
 //! sends DynamoDB JSON requests back to back on each for `--seconds`, then
-//! prints one line of JSON: requests, errors, throughput and latency
-//! percentiles. Requests are unsigned (a fixed, well-formed `Authorization`
+//! prints one line of JSON: requests, errors, reconnections, throughput and
+//! latency percentiles. A connection the server closes is reopened (see
+//! [`Conn`]). Requests are unsigned (a fixed, well-formed `Authorization`
 //! header): every server measured here accepts that, and signing would only
 //! add client-side cost to every target alike.
 //!
 //! Commands:
 //! - `setup`: create the table `bench` (pk S, sk N) and preload `--items`
-//!   items with BatchWriteItem over all connections;
+//!   items with BatchWriteItem over all connections, for at most
+//!   `--max-seconds` (then it stops and says how many items it loaded);
 //! - `run --mix put|get|query|mixed`: the measured phase. Keys are drawn from
 //!   the preloaded key space, so GetItem and Query always find items.
 
@@ -35,6 +37,7 @@ struct Args {
     port: u16,
     connections: usize,
     seconds: u64,
+    max_seconds: u64,
     items: u64,
     mix: String,
     table: String,
@@ -51,6 +54,7 @@ fn parse_args() -> Result<Args, String> {
         port: 0,
         connections: 32,
         seconds: 10,
+        max_seconds: 3600,
         items: 10_000,
         mix: "mixed".to_owned(),
         table: "bench".to_owned(),
@@ -69,6 +73,7 @@ fn parse_args() -> Result<Args, String> {
             }
             "--connections" => args.connections = value.parse().map_err(|_| "bad --connections")?,
             "--seconds" => args.seconds = value.parse().map_err(|_| "bad --seconds")?,
+            "--max-seconds" => args.max_seconds = value.parse().map_err(|_| "bad --max-seconds")?,
             "--items" => args.items = value.parse().map_err(|_| "bad --items")?,
             "--mix" => args.mix = value,
             "--table" => args.table = value,
@@ -96,32 +101,62 @@ impl Rng {
     }
 }
 
+/// Attempts per call when the server closes the connection under a request.
+const ATTEMPTS: u32 = 3;
+
+/// One keep-alive connection, reopened when the server closes it.
+///
+/// Servers differ in how long they keep a connection: Strata, dynoxide and
+/// dynalite keep it for the whole run, moto's (werkzeug) may close it after
+/// any response. A request that meets a closed connection is sent again on a
+/// fresh one, and its latency includes the reconnect, since that is what a
+/// client of that server pays. Both events are counted and reported, so a
+/// server that needs them is visible in the results rather than hidden.
 struct Conn {
     sender: http1::SendRequest<Full<Bytes>>,
     host: String,
+    port: u16,
+    /// `HOST:PORT`, the `host` header of every request.
+    authority: String,
+    /// Connections opened after the first one.
+    reconnects: u64,
+    /// Requests sent again because the connection closed before an answer.
+    retries: u64,
+}
+
+async fn handshake(host: &str, port: u16) -> Result<http1::SendRequest<Full<Bytes>>, String> {
+    let stream = TcpStream::connect((host, port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
+    stream.set_nodelay(true).map_err(|e| e.to_string())?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
+    tokio::spawn(connection);
+    Ok(sender)
 }
 
 impl Conn {
     async fn open(args: &Args) -> Result<Self, String> {
-        let stream = TcpStream::connect((args.url_host.as_str(), args.port))
-            .await
-            .map_err(|e| format!("connect: {e}"))?;
-        stream.set_nodelay(true).map_err(|e| e.to_string())?;
-        let (sender, connection) = http1::handshake(TokioIo::new(stream))
-            .await
-            .map_err(|e| format!("handshake: {e}"))?;
-        tokio::spawn(connection);
         Ok(Self {
-            sender,
-            host: format!("{}:{}", args.url_host, args.port),
+            sender: handshake(&args.url_host, args.port).await?,
+            host: args.url_host.clone(),
+            port: args.port,
+            authority: format!("{}:{}", args.url_host, args.port),
+            reconnects: 0,
+            retries: 0,
         })
     }
 
-    /// Send one DynamoDB call; Ok(status) once the whole body is read.
-    async fn call(&mut self, operation: &str, body: String) -> Result<(u16, Bytes), String> {
-        self.sender.ready().await.map_err(|e| e.to_string())?;
-        let request = Request::post("/")
-            .header("host", &self.host)
+    async fn reconnect(&mut self) -> Result<(), String> {
+        self.sender = handshake(&self.host, self.port).await?;
+        self.reconnects += 1;
+        Ok(())
+    }
+
+    fn request(&self, operation: &str, body: Bytes) -> Result<Request<Full<Bytes>>, String> {
+        Request::post("/")
+            .header("host", &self.authority)
             .header("content-type", "application/x-amz-json-1.0")
             .header("x-amz-target", format!("DynamoDB_20120810.{operation}"))
             .header("x-amz-date", "20260101T000000Z")
@@ -130,21 +165,50 @@ impl Conn {
                 "AWS4-HMAC-SHA256 Credential=AKIDBENCH/20260101/us-east-1/dynamodb/aws4_request, \
                  SignedHeaders=content-type;host;x-amz-date;x-amz-target, Signature=0000",
             )
-            .body(Full::new(Bytes::from(body)))
-            .map_err(|e| e.to_string())?;
-        let response = self
-            .sender
-            .send_request(request)
-            .await
-            .map_err(|e| e.to_string())?;
-        let status = response.status().as_u16();
-        let body = response
-            .into_body()
-            .collect()
-            .await
-            .map_err(|e| e.to_string())?
-            .to_bytes();
-        Ok((status, body))
+            .body(Full::new(body))
+            .map_err(|e| e.to_string())
+    }
+
+    /// Send one DynamoDB call; Ok(status, body) once the whole body is read.
+    async fn call(&mut self, operation: &str, body: String) -> Result<(u16, Bytes), String> {
+        let body = Bytes::from(body);
+        let mut attempt = 1;
+        loop {
+            // A server that answered the last request with `Connection: close`
+            // has closed this connection already: open a fresh one first.
+            if self.sender.ready().await.is_err() {
+                self.reconnect().await?;
+            }
+            let request = self.request(operation, body.clone())?;
+            match self.sender.send_request(request).await {
+                Ok(response) => {
+                    let status = response.status().as_u16();
+                    // A body cut short is an error, not retried: the server
+                    // answered, so the request counts against it.
+                    let body = response
+                        .into_body()
+                        .collect()
+                        .await
+                        .map_err(|e| format!("{operation} body: {e}"))?
+                        .to_bytes();
+                    return Ok((status, body));
+                }
+                // The connection closed before any answer, typically a server
+                // dropping an idle keep-alive connection as the request went
+                // out. Every call this tool sends is idempotent (reads, and
+                // writes of fixed items to fixed keys), so sending it again is
+                // safe even if the server did see it.
+                Err(e)
+                    if attempt < ATTEMPTS
+                        && (e.is_canceled() || e.is_closed() || e.is_incomplete_message()) =>
+                {
+                    attempt += 1;
+                    self.retries += 1;
+                    self.reconnect().await?;
+                }
+                Err(e) => return Err(format!("{operation}: {e}")),
+            }
+        }
     }
 }
 
@@ -182,18 +246,23 @@ async fn setup(args: &Args) -> Result<(), String> {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let started = Instant::now();
+    // `--max-seconds` bounds the load: no batch starts after it, and the
+    // line printed says how many items made it in.
+    let deadline = started + Duration::from_secs(args.max_seconds);
     let batches = args.items.div_ceil(25);
     let next = Arc::new(AtomicU64::new(0));
+    let loaded = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for _ in 0..args.connections {
         let args = args.clone();
         let next = Arc::clone(&next);
+        let loaded = Arc::clone(&loaded);
         tasks.push(tokio::spawn(async move {
             let mut conn = Conn::open(&args).await?;
             loop {
                 let batch = next.fetch_add(1, Ordering::Relaxed);
-                if batch >= batches {
-                    return Ok::<(), String>(());
+                if batch >= batches || Instant::now() >= deadline {
+                    return Ok::<_, String>((conn.reconnects, conn.retries));
                 }
                 let first = batch * 25;
                 let last = (first + 25).min(args.items);
@@ -219,18 +288,35 @@ async fn setup(args: &Args) -> Result<(), String> {
                         String::from_utf8_lossy(&body)
                     ));
                 }
+                loaded.fetch_add(last - first, Ordering::Relaxed);
             }
         }));
     }
+    let (mut reconnects, mut retries) = (conn.reconnects, conn.retries);
     for task in tasks {
-        task.await.map_err(|e| e.to_string())??;
+        let (r, t) = task.await.map_err(|e| e.to_string())??;
+        reconnects += r;
+        retries += t;
     }
+    let seconds = started.elapsed().as_secs_f64();
+    let loaded = loaded.load(Ordering::Relaxed);
     println!(
-        r#"{{"setup_items":{},"seconds":{:.1}}}"#,
+        r#"{{"setup_items":{},"loaded":{loaded},"seconds":{seconds:.1},"items_per_s":{:.0},"reconnects":{reconnects},"retries":{retries}}}"#,
         args.items,
-        started.elapsed().as_secs_f64()
+        loaded as f64 / seconds,
     );
     Ok(())
+}
+
+/// What one connection of the measured phase saw.
+struct Outcome {
+    /// Microseconds per successful request.
+    latencies: Vec<u32>,
+    errors: u64,
+    /// The first error, to say what went wrong.
+    sample: Option<String>,
+    reconnects: u64,
+    retries: u64,
 }
 
 #[derive(Clone, Copy)]
@@ -265,6 +351,7 @@ async fn run(args: &Args) -> Result<(), String> {
             let mut rng = Rng(0x9E37_79B9_7F4A_7C15 ^ (c as u64 + 1).wrapping_mul(0xA24B_AED4_963E_E407));
             let mut latencies: Vec<u32> = Vec::with_capacity(1 << 16);
             let mut errors = 0u64;
+            let mut sample = None;
             let table = args.table.clone();
             while Instant::now() < deadline {
                 let pk = rng.below(partitions);
@@ -287,22 +374,39 @@ async fn run(args: &Args) -> Result<(), String> {
                     Ok((200, _)) => {
                         latencies.push(u32::try_from(started.elapsed().as_micros()).unwrap_or(u32::MAX));
                     }
-                    Ok(_) => errors += 1,
-                    Err(_) => {
+                    Ok((status, body)) => {
                         errors += 1;
-                        conn = Conn::open(&args).await?;
+                        sample.get_or_insert_with(|| {
+                            let body = String::from_utf8_lossy(&body);
+                            format!("{operation}: {status} {}", body.chars().take(200).collect::<String>())
+                        });
+                    }
+                    Err(e) => {
+                        errors += 1;
+                        sample.get_or_insert(e);
+                        conn.reconnect().await?;
                     }
                 }
             }
-            Ok::<_, String>((latencies, errors))
+            Ok::<_, String>(Outcome { latencies, errors, sample, reconnects: conn.reconnects, retries: conn.retries })
         }));
     }
     let mut all = Vec::new();
-    let mut errors = 0;
+    let (mut errors, mut reconnects, mut retries) = (0, 0, 0);
+    let mut sample = None;
     for task in tasks {
-        let (latencies, e) = task.await.map_err(|e| e.to_string())??;
-        all.extend(latencies);
-        errors += e;
+        let outcome = task.await.map_err(|e| e.to_string())??;
+        all.extend(outcome.latencies);
+        errors += outcome.errors;
+        reconnects += outcome.reconnects;
+        retries += outcome.retries;
+        sample = sample.or(outcome.sample);
+    }
+    if let Some(sample) = sample {
+        eprintln!(
+            "ddb-loadgen: {errors} errors in the {} mix, the first: {sample}",
+            args.mix
+        );
     }
     all.sort_unstable();
     let pct = |p: f64| -> f64 {
@@ -313,12 +417,11 @@ async fn run(args: &Args) -> Result<(), String> {
         f64::from(all[at]) / 1000.0
     };
     println!(
-        r#"{{"mix":"{}","connections":{},"seconds":{},"ok":{},"errors":{},"rps":{:.0},"p50_ms":{:.2},"p99_ms":{:.2},"max_ms":{:.2}}}"#,
+        r#"{{"mix":"{}","connections":{},"seconds":{},"ok":{},"errors":{errors},"reconnects":{reconnects},"retries":{retries},"rps":{:.0},"p50_ms":{:.2},"p99_ms":{:.2},"max_ms":{:.2}}}"#,
         args.mix,
         args.connections,
         args.seconds,
         all.len(),
-        errors,
         all.len() as f64 / args.seconds as f64,
         pct(0.50),
         pct(0.99),
