@@ -91,7 +91,8 @@ rss_mib() { awk -v k="$2:" '$1 == k {printf "%.0f", $2 / 1024}' "/proc/$1/status
 
 load_avg() { cut -d' ' -f1-3 /proc/loadavg; }
 echo "Machine: $(nproc) cores, $(uname -sr); load average before the run $(load_avg)."
-echo "Peers: $("$PEERS_WORK/venv/bin/python" -c 'import moto; print("moto", moto.__version__)' 2>/dev/null || echo "moto ?"), dynalite $(node -p "require('$PEERS_WORK/dynalite/node_modules/dynalite/package.json').version" 2>/dev/null || echo "?"), dynoxide-rs 3.2.0 ($("$tools/bin/dynoxide" --version 2>/dev/null | head -1 || true))."
+echo "Strata: release build of $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates Cargo.toml Cargo.lock || echo " plus uncommitted changes under crates/")."
+echo "Peers: $("$PEERS_WORK/venv/bin/python" -c 'import moto; print("moto", moto.__version__)' 2>/dev/null || echo "moto ?"), dynalite $(node -p "require('$PEERS_WORK/dynalite/node_modules/dynalite/package.json').version" 2>/dev/null || echo "?"), dynoxide-rs 3.2.0 (its binary says: $("$tools/bin/dynoxide" --version 2>/dev/null | head -1 || true))."
 echo "Each mix: $conns connections, ${secs} s, $items items preloaded."
 echo
 echo "| target | durability | mix | ok requests | errors | reconnects | req/s | p50 ms | p99 ms |"
