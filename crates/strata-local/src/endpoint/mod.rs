@@ -21,6 +21,7 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header::CONTENT_TYPE};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt as _;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
@@ -125,7 +126,14 @@ impl Endpoint {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), EndpointError> {
         let router = Router::new().fallback(handle).with_state(self.shared);
-        axum::serve(self.listener, router)
+        // Without TCP_NODELAY, a streamed answer (an S3 GET: the head, then
+        // the body from its file) waits in Nagle's algorithm for the client's
+        // delayed ACK of the head, about 40 ms per small object. A socket
+        // that refuses the option still serves, only slower.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
+        axum::serve(listener, router)
             .with_graceful_shutdown(shutdown)
             .await
             .map_err(EndpointError::Serve)
