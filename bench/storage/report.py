@@ -4,7 +4,7 @@ with the target) as the markdown report run.sh prints.
     python3 report.py RESULTS.jsonl key=value...
 
 Keys: command, started, minutes, load_before, load_after, connections,
-seconds, big, durability, moto, strata_rev, machine. Standard library only.
+seconds, big, depths, durability, moto, strata_rev, machine. Standard library only.
 """
 
 import json
@@ -25,9 +25,15 @@ def main() -> None:
         (f"s3-put-{big}", f"S3 PUT {big_label}", "ops/s", True),
         (f"s3-get-{big}", f"S3 GET {big_label}", "ops/s", True),
         ("sqs-send", "SQS SendMessage", "messages/s", False),
-        ("sqs-receive", "SQS ReceiveMessage (10 at a time)", "messages/s", False),
-        ("sqs-delete", "SQS DeleteMessage", "messages/s", False),
     ]
+    depths = [int(d) for d in meta["depths"].split(",")]
+    if int(meta.get("deep", "0")) > 0:
+        depths.append(int(meta["deep"]))
+    for d in depths:
+        steps += [
+            (f"sqs-receive-{d}", f"SQS ReceiveMessage (10 a call), {d:,} queued", "messages/s", False),
+            (f"sqs-delete-{d}", f"SQS DeleteMessage, {d:,} received", "messages/s", False),
+        ]
     by = {(r["target"], r["step"]): r for r in rows}
     targets = [t for t in NAMES if any(r["target"] == t for r in rows)]
 
@@ -55,10 +61,12 @@ def main() -> None:
     p("  with the server; its own CPU time is in the details.")
     p("- S3: PUT cycles over 1,000 keys per connection (1 KB) or 2 (big objects, so a step")
     p("  overwrites instead of filling the disk), then GET reads random keys the PUT step wrote")
-    p("  and checks each body's length. SQS: 128-byte messages sent one per call; receive with")
-    p("  MaxNumberOfMessages 10 and a visibility timeout of an hour until the queue is drained")
-    p("  (or the step's time is up); then every receipt handle is deleted, one call each, and")
-    p("  GetQueueAttributes must show nothing left in flight.")
+    p("  and checks each body's length. SQS: 128-byte messages sent one per call to one queue;")
+    p("  then, for each depth, a fresh queue is filled with that many messages (SendMessageBatch,")
+    p("  not timed), received with MaxNumberOfMessages 10 and a visibility timeout of an hour")
+    p("  until drained (or the step's time is up), every receipt handle deleted, one call each,")
+    p("  and GetQueueAttributes must show nothing left in flight. Same depths on both servers,")
+    p("  because a receive's cost can grow with what is queued.")
     p("")
 
     p("## Against the target (Strata ≥ 5x moto)")
@@ -79,6 +87,8 @@ def main() -> None:
         if s and m and m["per_s"] > 0 and s["errors"] == 0:
             ratio = s["per_s"] / m["per_s"]
             ratio_text, met = f"{ratio:.2f}x", ("yes" if ratio >= TARGET else "**no**")
+        elif s and not m:
+            ratio_text, met = "—", "Strata only"
         else:
             ratio_text, met = "—", "not measured"
         p(f"| {label} | {cell(s)} | {cell(m)} | {ratio_text} | {met} |")
@@ -88,12 +98,13 @@ def main() -> None:
     p("")
     p("`requests` are HTTP calls (a receive step includes its final empty polls); `items` are what")
     p("the rate counts (requests, or messages received); `errors` are wrong answers or requests")
-    p("that failed after three new connections; `retries` are requests sent again on a new")
-    p("connection. CPU is user + system time of the server process and of the load generator")
+    p("that failed after three new connections; `connects` are TCP connections opened (moto answers")
+    p("every request with `Connection: close`, so it gets one per request); `retries` are")
+    p("requests sent again on a new connection after a failure. CPU is user + system time of the server process and of the load generator")
     p("during the step, from /proc; `server µs/item` is the server's CPU per item.")
     p("")
-    p("| target | step | s | requests | items | errors | retries | items/s | MB/s | p50 ms | p99 ms | server CPU s | server µs/item | client CPU s |")
-    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+    p("| target | step | s | requests | items | errors | connects | retries | items/s | MB/s | p50 ms | p99 ms | server CPU s | server µs/item | client CPU s |")
+    p("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for t in targets:
         for key, label, _, _ in steps:
             r = by.get((t, key))
@@ -103,7 +114,7 @@ def main() -> None:
             per = f"{cpu / r['items'] * 1e6:,.0f}" if cpu is not None and r["items"] else "—"
             p(
                 f"| {NAMES[t]} | {label} | {r['seconds']:.1f} | {r['requests']:,} | {r['items']:,} "
-                f"| {r['errors']} | {r['retries']} | {r['per_s']:,.0f} | {r['mb_s']:,.1f} "
+                f"| {r['errors']} | {r['connects']:,} | {r['retries']} | {r['per_s']:,.0f} | {r['mb_s']:,.1f} "
                 f"| {r['p50_ms']:.2f} | {r['p99_ms']:.2f} | {fmt(cpu)} | {per} | {fmt(r.get('client_cpu_s'))} |"
             )
     p("")
@@ -116,15 +127,16 @@ def main() -> None:
 
     p("Checks:")
     p("")
-    for t in targets:
-        c = by.get((t, "sqs-check"))
+    checks = [(t, d, by.get((t, f"sqs-check-{d}"))) for t in targets for d in depths]
+    for t, d, c in checks:
         if c:
             verdict = "passed" if c["ok"] else "**FAILED**"
             p(
-                f"- {NAMES[t]} SQS {verdict}: {c['sent']:,} sent, {c['received']:,} received "
+                f"- {NAMES[t]} SQS, {d:,} queued, {verdict}: {c['received']:,} received "
                 f"({c['unique']:,} distinct), {c['deleted']:,} deleted; left visible "
                 f"{c['left_visible']}, left in flight {c['left_in_flight']}"
             )
+    for t in targets:
         rss = by.get((t, "rss"))
         load = by.get((t, "load"))
         extra = []

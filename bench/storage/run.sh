@@ -4,13 +4,16 @@
 # with the same Rust load generator (loadgen/, CONNECTIONS keep-alive
 # connections, unsigned requests with a fixed SigV4 header). Steps, per target:
 # S3 PUT then GET of 1 KB objects, the same with 8 MB objects, SQS SendMessage,
-# ReceiveMessage (10 at a time) and DeleteMessage. Prints a markdown report
+# then ReceiveMessage (10 at a time) and DeleteMessage on queues filled with
+# the same DEPTHS of messages on both servers, and for Strata alone also at
+# DEEP_DEPTH (moto takes seconds per receive at 1,000 already). Prints a markdown report
 # (throughput, MB/s, p50/p99, ratios Strata/moto against the 5x target, CPU
 # each side used) to stdout; progress goes to stderr.
 #
 #   flock /tmp/strata-bench.lock bench/storage/run.sh > bench/results/storage.md
 #
 # Environment: SECONDS_PER_STEP (10), CONNECTIONS (8), BIG_SIZE (8388608),
+# DEPTHS ("1000"), DEEP_DEPTH (10000, Strata only; 0 skips it),
 # DURABILITY (process), TARGETS ("strata moto"), PEERS (the peer kit,
 # /work/shared/peers), PEERS_WORK (its work folder, bench/storage/.work/peers),
 # MOTO_PORT (a free port), CARGO_TARGET_DIR.
@@ -20,12 +23,14 @@ repo="$(cd "$here/../.." && pwd)"
 # The command the report shows: how this run was started, with the lock that
 # keeps one benchmark at a time on a shared machine.
 command_line="flock /tmp/strata-bench.lock bench/storage/run.sh${*:+ $*} > bench/results/storage.md"
-for v in SECONDS_PER_STEP CONNECTIONS BIG_SIZE DURABILITY TARGETS; do
+for v in SECONDS_PER_STEP CONNECTIONS BIG_SIZE DEPTHS DEEP_DEPTH DURABILITY TARGETS; do
   if [[ -n "${!v:-}" ]]; then command_line="$v=\"${!v}\" $command_line"; fi
 done
 secs="${SECONDS_PER_STEP:-10}"
 conns="${CONNECTIONS:-8}"
 big="${BIG_SIZE:-8388608}"
+depths="${DEPTHS:-1000}"
+deep="${DEEP_DEPTH:-10000}"
 durability="${DURABILITY:-process}"
 targets="${TARGETS:-strata moto}"
 peers="${PEERS:-/work/shared/peers}"
@@ -111,7 +116,9 @@ for target in $targets; do
   step "$target" s3 --size 1024 --keys 1000
   # Two keys per connection: a long step overwrites instead of piling up GBs.
   step "$target" s3 --size "$big" --keys 2
-  step "$target" sqs --max-messages 200000
+  target_depths="$depths"
+  if [[ "$target" == strata && "$deep" -gt 0 ]]; then target_depths="$depths,$deep"; fi
+  step "$target" sqs --max-messages 200000 --depths "$target_depths"
   rss_kb="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
   echo "{\"target\": \"$target\", \"step\": \"rss\", \"kb\": $rss_kb}" >> "$results"
   stop_target "$target"
@@ -120,6 +127,6 @@ done
 python3 "$here/report.py" "$results" \
   command="$command_line" started="$started_at" minutes="$(( (SECONDS - t_begin + 30) / 60 ))" \
   load_before="$load_before" load_after="$(loadavg)" connections="$conns" seconds="$secs" \
-  big="$big" durability="$durability" moto="$moto_version" \
+  big="$big" depths="$depths" deep="$deep" durability="$durability" moto="$moto_version" \
   strata_rev="$(git -C "$repo" rev-parse --short HEAD)" \
   machine="$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GB RAM"

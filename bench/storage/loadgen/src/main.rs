@@ -16,12 +16,14 @@
 //!   `--seconds` (each connection cycles over `--keys` keys of its own, so a
 //!   long step overwrites instead of growing without bound), then GET the
 //!   keys that step wrote for `--seconds`, checking every body's length.
-//! - `sqs`: create queue `bench`, SendMessage for `--seconds` (at most
-//!   `--max-messages` in all), ReceiveMessage with MaxNumberOfMessages 10 and
-//!   a visibility timeout longer than the run until the queue is drained or
-//!   `--seconds` pass, DeleteMessage every handle received, then check with
-//!   GetQueueAttributes that nothing is left in flight and that no message
-//!   was received twice.
+//! - `sqs`: SendMessage to queue `bench-send` for `--seconds` (at most
+//!   `--max-messages` in all); then, for each of `--depths`, fill queue
+//!   `bench-DEPTH` with that many messages (SendMessageBatch, not timed),
+//!   ReceiveMessage with MaxNumberOfMessages 10 and a visibility timeout
+//!   longer than the run until it is drained, DeleteMessage every handle
+//!   received, in rounds until the receives add up to `--seconds` (see
+//!   [`drain`]); then check with GetQueueAttributes that nothing is left in
+//!   flight and that no message was received twice.
 //!
 //! A server may close a keep-alive connection: moto's werkzeug server
 //! answers every request with `Connection: close`. A closed connection is
@@ -52,6 +54,8 @@ const VISIBILITY_S: u32 = 3600;
 /// Empty receives in a row after which a connection takes the queue as
 /// drained.
 const EMPTY_RECEIVES: u32 = 3;
+/// Fill-and-drain rounds per depth at most.
+const MAX_ROUNDS: u32 = 20;
 
 #[derive(Debug, Clone)]
 struct Args {
@@ -63,6 +67,7 @@ struct Args {
     size: usize,
     keys: u64,
     max_messages: u64,
+    depths: Vec<u64>,
     server_pid: Option<u32>,
 }
 
@@ -80,6 +85,7 @@ fn parse_args() -> Result<Args, String> {
         size: 1024,
         keys: 1000,
         max_messages: 200_000,
+        depths: vec![1000],
         server_pid: None,
     };
     while let Some(flag) = it.next() {
@@ -100,6 +106,13 @@ fn parse_args() -> Result<Args, String> {
             "--keys" => args.keys = value.parse().map_err(|_| "bad --keys")?,
             "--max-messages" => {
                 args.max_messages = value.parse().map_err(|_| "bad --max-messages")?;
+            }
+            "--depths" => {
+                args.depths = value
+                    .split(',')
+                    .map(str::parse)
+                    .collect::<Result<_, _>>()
+                    .map_err(|_| "bad --depths")?;
             }
             "--server-pid" => {
                 args.server_pid = Some(value.parse().map_err(|_| "bad --server-pid")?)
@@ -526,18 +539,67 @@ fn json_body(reply: &Reply, what: &str) -> Result<Value, String> {
     serde_json::from_slice(&reply.body).map_err(|e| format!("{what}: {e}"))
 }
 
-async fn sqs(args: &Args) -> Result<(), String> {
-    let mut client = Client::new(args);
+async fn create_queue(client: &mut Client, name: &str) -> Result<String, String> {
     let reply = client
-        .send(
-            &Call::sqs("CreateQueue", &json!({"QueueName": "bench"})),
-            true,
-        )
+        .send(&Call::sqs("CreateQueue", &json!({"QueueName": name})), true)
         .await?;
-    let url = json_body(&reply, "CreateQueue")?["QueueUrl"]
+    Ok(json_body(&reply, "CreateQueue")?["QueueUrl"]
         .as_str()
         .ok_or("CreateQueue: no QueueUrl")?
-        .to_owned();
+        .to_owned())
+}
+
+fn message_text(c: usize, i: u64) -> String {
+    let mut text = format!("message {c}-{i} ");
+    text.extend(std::iter::repeat_n(
+        'x',
+        MESSAGE_BYTES.saturating_sub(text.len()),
+    ));
+    text
+}
+
+/// Put `depth` messages in the queue at `url`, ten per SendMessageBatch,
+/// over all connections; not timed.
+async fn preload(args: &Args, url: &str, depth: u64) -> Result<(), String> {
+    let batches = depth.div_ceil(10);
+    let next = Arc::new(AtomicU64::new(0));
+    let tasks: Vec<_> = (0..args.connections)
+        .map(|c| {
+            let (mut client, url, next) = (Client::new(args), url.to_owned(), Arc::clone(&next));
+            tokio::spawn(async move {
+                loop {
+                    let batch = next.fetch_add(1, Ordering::Relaxed);
+                    if batch >= batches {
+                        return Ok::<(), String>(());
+                    }
+                    let entries: Vec<Value> = (batch * 10..(batch * 10 + 10).min(depth))
+                        .map(|i| json!({"Id": format!("m{i}"), "MessageBody": message_text(c, i)}))
+                        .collect();
+                    let wanted = entries.len();
+                    let call = Call::sqs(
+                        "SendMessageBatch",
+                        &json!({"QueueUrl": url, "Entries": entries}),
+                    );
+                    let value = json_body(&client.send(&call, true).await?, "SendMessageBatch")?;
+                    let done = value["Successful"].as_array().map_or(0, Vec::len);
+                    if done != wanted {
+                        return Err(format!(
+                            "SendMessageBatch: {done} of {wanted} sent: {value}"
+                        ));
+                    }
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.map_err(|e| e.to_string())??;
+    }
+    Ok(())
+}
+
+async fn sqs(args: &Args) -> Result<(), String> {
+    let mut client = Client::new(args);
+    let url = create_queue(&mut client, "bench-send").await?;
 
     // Send, bounded by time and by a total count.
     let budget = Arc::new(AtomicU64::new(args.max_messages));
@@ -552,14 +614,9 @@ async fn sqs(args: &Args) -> Result<(), String> {
                     .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
                     .is_ok()
             {
-                let mut text = format!("message {c}-{i} ");
-                text.extend(std::iter::repeat_n(
-                    'x',
-                    MESSAGE_BYTES.saturating_sub(text.len()),
-                ));
                 let call = Call::sqs(
                     "SendMessage",
-                    &json!({"QueueUrl": url, "MessageBody": text}),
+                    &json!({"QueueUrl": url, "MessageBody": message_text(c, i)}),
                 );
                 let started = Instant::now();
                 match client.send(&call, true).await {
@@ -581,17 +638,120 @@ async fn sqs(args: &Args) -> Result<(), String> {
         }
     })
     .await?;
-    let sent = tally.items;
     report(args, "sqs-send", tally, elapsed, cpu.stop());
 
-    // Receive until drained or out of time; every receipt handle is kept for
-    // the delete step, every message id checked for duplicates.
+    // Receive and delete from queues of the same depths on every server:
+    // what a receive costs may grow with the messages queued, and the send
+    // step leaves each server a different number.
+    for &depth in &args.depths {
+        drain(args, &mut client, depth).await?;
+    }
+    Ok(())
+}
+
+/// Rounds of: fill queue `bench-DEPTH` with `depth` messages (not timed),
+/// receive until it is drained (timed), delete every handle received
+/// (timed). Rounds repeat until the receive steps add up to `--seconds`, at
+/// most `MAX_ROUNDS` times, so a server that drains the queue in milliseconds
+/// is still measured over a fair stretch at the same depth; one that does not
+/// drain it in time gets one round. Prints the receive and delete steps over
+/// all rounds and the check.
+async fn drain(args: &Args, client: &mut Client, depth: u64) -> Result<(), String> {
+    let url = create_queue(client, &format!("bench-{depth}")).await?;
+    let budget = Duration::from_secs_f64(args.seconds);
+    let (mut receive, mut receive_time, mut receive_cpu) =
+        (Tally::default(), Duration::ZERO, ZERO_CPU);
+    let (mut delete, mut delete_time, mut delete_cpu) =
+        (Tally::default(), Duration::ZERO, ZERO_CPU);
+    let mut ids: HashSet<String> = HashSet::new();
+    let mut sent = 0;
+    for _ in 0..MAX_ROUNDS {
+        let Some(left) = budget.checked_sub(receive_time).filter(|d| !d.is_zero()) else {
+            break;
+        };
+        preload(args, &url, depth).await?;
+        sent += depth;
+        let step = Args {
+            seconds: left.as_secs_f64(),
+            ..args.clone()
+        };
+        let cpu = CpuClock::start(args);
+        let (tally, elapsed, received) = receive_step(&step, &url).await?;
+        receive_cpu = add_cpu(receive_cpu, cpu.stop());
+        receive_time += elapsed;
+        let drained = tally.items == depth;
+        receive.merge(tally);
+        let handles: Vec<String> = received
+            .into_iter()
+            .map(|(id, handle)| {
+                ids.insert(id);
+                handle
+            })
+            .collect();
+        let cpu = CpuClock::start(args);
+        let (tally, elapsed) = delete_step(args, &url, handles).await?;
+        delete_cpu = add_cpu(delete_cpu, cpu.stop());
+        delete_time += elapsed;
+        delete.merge(tally);
+        if !drained {
+            break;
+        }
+    }
+    let (got, deleted, unique) = (receive.items, delete.items, ids.len() as u64);
+    let step = format!("sqs-receive-{depth}");
+    report(args, &step, receive, receive_time, receive_cpu);
+    let step = format!("sqs-delete-{depth}");
+    report(args, &step, delete, delete_time, delete_cpu);
+
+    let reply = client
+        .send(
+            &Call::sqs(
+                "GetQueueAttributes",
+                &json!({"QueueUrl": url, "AttributeNames":
+                    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]}),
+            ),
+            true,
+        )
+        .await?;
+    let attributes = json_body(&reply, "GetQueueAttributes")?;
+    let count =
+        |name: &str| -> Option<u64> { attributes["Attributes"][name].as_str()?.parse().ok() };
+    let visible = count("ApproximateNumberOfMessages");
+    let in_flight = count("ApproximateNumberOfMessagesNotVisible");
+    let ok = unique == got && deleted == got && in_flight == Some(0) && visible == Some(sent - got);
+    println!(
+        "{}",
+        json!({"step": format!("sqs-check-{depth}"), "sent": sent, "received": got, "unique": unique,
+               "deleted": deleted, "left_visible": visible, "left_in_flight": in_flight, "ok": ok})
+    );
+    Ok(())
+}
+
+const ZERO_CPU: (Option<f64>, Option<f64>) = (Some(0.0), Some(0.0));
+
+fn add_cpu(
+    a: (Option<f64>, Option<f64>),
+    b: (Option<f64>, Option<f64>),
+) -> (Option<f64>, Option<f64>) {
+    (
+        a.0.zip(b.0).map(|(x, y)| x + y),
+        a.1.zip(b.1).map(|(x, y)| x + y),
+    )
+}
+
+/// Receive until drained or out of time; every message's id (to find
+/// duplicates) and receipt handle (for the delete step) is returned. The
+/// time counted ends at the last receive that brought messages, not after
+/// the empty polls that tell the queue is drained.
+async fn receive_step(
+    args: &Args,
+    url: &str,
+) -> Result<(Tally, Duration, Vec<(String, String)>), String> {
     type Received = Vec<(String, String)>;
     let received: Arc<std::sync::Mutex<Vec<Received>>> = Arc::default();
-    let cpu = CpuClock::start(args);
     let step_start = Instant::now();
     let (tally, _) = on_all(args, |_, mut client, deadline| {
-        let (url, received) = (url.clone(), Arc::clone(&received));
+        let (url, received) = (url.to_owned(), Arc::clone(&received));
         async move {
             let mut t = Tally::default();
             let mut mine: Received = Vec::new();
@@ -643,29 +803,30 @@ async fn sqs(args: &Args) -> Result<(), String> {
         }
     })
     .await?;
-    let got = tally.items;
     let elapsed = tally.last_useful;
-    report(args, "sqs-receive", tally, elapsed, cpu.stop());
     let lists = std::mem::take(
         &mut *received
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner),
     );
-    let unique: HashSet<&str> = lists.iter().flatten().map(|(id, _)| id.as_str()).collect();
-    let unique = unique.len() as u64;
+    Ok((tally, elapsed, lists.into_iter().flatten().collect()))
+}
 
-    // Delete every handle received, each connection its share, with three
-    // times the step length as a bound.
-    let handles: Vec<String> = lists.into_iter().flatten().map(|(_, h)| h).collect();
+/// Delete every handle, each connection its share, with three times the
+/// step length as a bound.
+async fn delete_step(
+    args: &Args,
+    url: &str,
+    handles: Vec<String>,
+) -> Result<(Tally, Duration), String> {
     let handles = Arc::new(handles);
     let delete_args = Args {
         seconds: args.seconds * 3.0,
         ..args.clone()
     };
     let connections = args.connections;
-    let cpu = CpuClock::start(args);
-    let (tally, elapsed) = on_all(&delete_args, |c, mut client, deadline| {
-        let (url, handles) = (url.clone(), Arc::clone(&handles));
+    on_all(&delete_args, |c, mut client, deadline| {
+        let (url, handles) = (url.to_owned(), Arc::clone(&handles));
         async move {
             let mut t = Tally::default();
             for handle in handles.iter().skip(c).step_by(connections) {
@@ -695,32 +856,7 @@ async fn sqs(args: &Args) -> Result<(), String> {
             t
         }
     })
-    .await?;
-    let deleted = tally.items;
-    report(args, "sqs-delete", tally, elapsed, cpu.stop());
-
-    let reply = client
-        .send(
-            &Call::sqs(
-                "GetQueueAttributes",
-                &json!({"QueueUrl": url, "AttributeNames":
-                    ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]}),
-            ),
-            true,
-        )
-        .await?;
-    let attributes = json_body(&reply, "GetQueueAttributes")?;
-    let count =
-        |name: &str| -> Option<u64> { attributes["Attributes"][name].as_str()?.parse().ok() };
-    let visible = count("ApproximateNumberOfMessages");
-    let in_flight = count("ApproximateNumberOfMessagesNotVisible");
-    let ok = unique == got && deleted == got && in_flight == Some(0) && visible == Some(sent - got);
-    println!(
-        "{}",
-        json!({"step": "sqs-check", "sent": sent, "received": got, "unique": unique,
-               "deleted": deleted, "left_visible": visible, "left_in_flight": in_flight, "ok": ok})
-    );
-    Ok(())
+    .await
 }
 
 #[tokio::main]
