@@ -54,7 +54,7 @@ def main() -> None:
     p("")
     p(f"- machine: {meta['machine']}; load average (1, 5, 15 min) {meta['load_before']} before")
     p(f"  the run, {meta['load_after']} after; the run took about {meta['minutes']} min")
-    p(f"- strata {meta['strata_rev']} (release build); moto {meta['moto']}")
+    p(f"- strata: release build of the working tree at {meta['strata_rev']}; moto {meta['moto']}")
     p(f"- load generator: bench/storage/loadgen (Rust, hyper), {meta['connections']} keep-alive")
     p(f"  connections for both servers, {meta['seconds']} s per step, unsigned requests with a fixed")
     p("  SigV4 `Authorization` header, S3 path-style, SQS JSON protocol. It shares the 2 cores")
