@@ -20,8 +20,8 @@ def main() -> None:
     big = int(meta["big"])
     big_label = f"{big / 1048576:g} MB" if big % 1048576 == 0 else f"{big} B"
     steps = [
-        (f"s3-put-1024", "S3 PUT 1 KB", "ops/s", True),
-        (f"s3-get-1024", "S3 GET 1 KB", "ops/s", True),
+        ("s3-put-1024", "S3 PUT 1 KB", "ops/s", True),
+        ("s3-get-1024", "S3 GET 1 KB", "ops/s", True),
         (f"s3-put-{big}", f"S3 PUT {big_label}", "ops/s", True),
         (f"s3-get-{big}", f"S3 GET {big_label}", "ops/s", True),
         ("sqs-send", "SQS SendMessage", "messages/s", False),
