@@ -61,6 +61,8 @@ pub enum ReleaseError {
     Unknown { id: String },
     #[error("there is no release before the current one to roll back to")]
     NoPrevious,
+    #[error("`{id}` could be any of {}; give more of the id", .matches.join(", "))]
+    Ambiguous { id: String, matches: Vec<String> },
     #[error(
         "release {release}: function `{function}` uses {address}, which the stateful stack no longer has"
     )]
@@ -265,18 +267,42 @@ impl ReleaseStore {
         Self { dir: dir.into() }
     }
 
+    /// The index, or one rebuilt from the release files when it is missing
+    /// or unreadable (a crash, a hand edit): every kept release is listed,
+    /// none is current until the next one is recorded.
     fn index(&self) -> Result<Index, ReleaseError> {
         let path = self.dir.join("index.json");
         match fs::read(&path) {
-            Ok(bytes) => serde_json::from_slice(&bytes)
-                .map_err(|source| ReleaseError::Corrupt { path, source }),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Index::default()),
+            Ok(bytes) => match serde_json::from_slice(&bytes) {
+                Ok(index) => Ok(index),
+                Err(_) => self.rebuilt_index(),
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => self.rebuilt_index(),
             Err(source) => Err(ReleaseError::Io {
                 action: "read",
                 path,
                 source,
             }),
         }
+    }
+
+    fn rebuilt_index(&self) -> Result<Index, ReleaseError> {
+        let Ok(entries) = fs::read_dir(&self.dir) else {
+            return Ok(Index::default());
+        };
+        let mut found: Vec<Release> = entries
+            .filter_map(Result::ok)
+            .filter_map(|e| {
+                let name = e.file_name().into_string().ok()?;
+                let id = name.strip_suffix(".json").filter(|id| *id != "index")?;
+                self.get(id).ok()
+            })
+            .collect();
+        found.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
+        Ok(Index {
+            releases: found.into_iter().map(|r| r.id).collect(),
+            current: None,
+        })
     }
 
     fn write(&self, name: &str, bytes: &[u8]) -> Result<(), ReleaseError> {
@@ -295,22 +321,38 @@ impl ReleaseStore {
         fs::rename(&tmp, &path).map_err(|e| io("replace", e))
     }
 
-    /// Records `release` as the current one (newest first; re-releasing an
-    /// old id moves it to the front) and prunes beyond [`KEEP`].
-    pub fn record(&self, release: &Release) -> Result<(), ReleaseError> {
-        let bytes = serde_json::to_vec_pretty(release).expect("releases serialize");
-        self.write(&format!("{}.json", release.id), &bytes)?;
-        let mut index = self.index()?;
-        index.releases.retain(|id| *id != release.id);
-        index.releases.insert(0, release.id.clone());
-        index.current = Some(release.id.clone());
-        for old in index.releases.split_off(KEEP.min(index.releases.len())) {
-            let _ = fs::remove_file(self.dir.join(format!("{old}.json")));
-        }
+    fn write_index(&self, index: &Index) -> Result<(), ReleaseError> {
         self.write(
             "index.json",
-            &serde_json::to_vec_pretty(&index).expect("index serializes"),
+            &serde_json::to_vec_pretty(index).expect("index serializes"),
         )
+    }
+
+    /// Records `release` as the current one. A new release goes first
+    /// (the list is newest first by creation); one already kept (the same
+    /// content again, a rollback) keeps its place and its creation time.
+    /// Beyond [`KEEP`] the oldest go, never the current one.
+    pub fn record(&self, release: &Release) -> Result<(), ReleaseError> {
+        let mut index = self.index()?;
+        if !index.releases.contains(&release.id) || self.get(release.id.as_str()).is_err() {
+            let bytes = serde_json::to_vec_pretty(release).expect("releases serialize");
+            self.write(&format!("{}.json", release.id), &bytes)?;
+            index.releases.retain(|id| *id != release.id);
+            index.releases.insert(0, release.id.clone());
+        }
+        index.current = Some(release.id.clone());
+        while index.releases.len() > KEEP {
+            let Some(oldest) = index
+                .releases
+                .iter()
+                .rposition(|id| Some(id) != index.current.as_ref())
+            else {
+                break;
+            };
+            let old = index.releases.remove(oldest);
+            let _ = fs::remove_file(self.dir.join(format!("{old}.json")));
+        }
+        self.write_index(&index)
     }
 
     /// No release is current any more (`destroy --stack stateless`); the
@@ -320,32 +362,53 @@ impl ReleaseStore {
         if index.current.take().is_none() {
             return Ok(());
         }
-        self.write(
-            "index.json",
-            &serde_json::to_vec_pretty(&index).expect("index serializes"),
-        )
+        self.write_index(&index)
     }
 
-    /// Kept releases, newest first.
+    /// Kept releases, newest first; one whose file is unreadable is left out.
     pub fn list(&self) -> Result<Vec<Release>, ReleaseError> {
-        self.index()?
+        Ok(self
+            .index()?
             .releases
             .iter()
-            .map(|id| self.get(id.as_str()))
-            .collect()
+            .filter_map(|id| self.get(id.as_str()).ok())
+            .collect())
     }
 
     pub fn current(&self) -> Result<Option<ReleaseId>, ReleaseError> {
         Ok(self.index()?.current)
     }
 
+    /// The kept release `id` names: its whole id or a unique prefix, in
+    /// any case (`a097`, `A097321DDA67`).
     pub fn get(&self, id: &str) -> Result<Release, ReleaseError> {
-        let path = self.dir.join(format!("{id}.json"));
+        let wanted = id.to_ascii_lowercase();
+        let exact = self.dir.join(format!("{wanted}.json"));
+        let path = if exact.is_file() {
+            exact
+        } else {
+            let ids = self.index().map(|i| i.releases).unwrap_or_default();
+            let matches: Vec<&ReleaseId> = ids
+                .iter()
+                .filter(|r| !wanted.is_empty() && r.as_str().starts_with(&wanted))
+                .collect();
+            match matches.as_slice() {
+                [one] => self.dir.join(format!("{one}.json")),
+                [] => return Err(ReleaseError::Unknown { id: id.to_owned() }),
+                _ => {
+                    return Err(ReleaseError::Ambiguous {
+                        id: id.to_owned(),
+                        matches: matches.iter().map(|m| m.to_string()).collect(),
+                    });
+                }
+            }
+        };
         let bytes = fs::read(&path).map_err(|_| ReleaseError::Unknown { id: id.to_owned() })?;
         serde_json::from_slice(&bytes).map_err(|source| ReleaseError::Corrupt { path, source })
     }
 
-    /// The release `rollback` goes to: `to`, or the one before the current.
+    /// The release `rollback` goes to: `to`, or the one created before the
+    /// current (so rolling back again steps further back).
     pub fn rollback_target(&self, to: Option<&str>) -> Result<Release, ReleaseError> {
         let index = self.index()?;
         match to {
@@ -365,6 +428,16 @@ impl ReleaseStore {
                 self.get(previous.as_str())
             }
         }
+    }
+
+    /// Code packages (SHA-256) the kept releases name: what must stay when
+    /// the artifact store is pruned.
+    pub fn kept_code(&self) -> Result<std::collections::BTreeSet<String>, ReleaseError> {
+        Ok(self
+            .list()?
+            .into_iter()
+            .flat_map(|r| r.functions.into_values().map(|f| f.code_sha256))
+            .collect())
     }
 }
 
@@ -432,6 +505,46 @@ mod tests {
     }
 
     #[test]
+    fn a_lost_or_garbled_index_is_rebuilt_from_the_release_files() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = ReleaseStore::new(dir.path());
+        let mut releases: Vec<Release> = (0..3)
+            .map(|i| Release::new(&service(128 + i), &code("aa")).expect("release"))
+            .collect();
+        for (i, r) in releases.iter_mut().enumerate() {
+            r.created = 100 + i as u64;
+            store.record(r).expect("records");
+        }
+        std::fs::write(dir.path().join("index.json"), "garbage").expect("write");
+        let ids: Vec<ReleaseId> = store
+            .list()
+            .expect("lists")
+            .into_iter()
+            .map(|r| r.id)
+            .collect();
+        assert_eq!(
+            ids,
+            [
+                releases[2].id.clone(),
+                releases[1].id.clone(),
+                releases[0].id.clone()
+            ]
+        );
+        assert_eq!(store.current().expect("index"), None);
+        std::fs::write(dir.path().join(format!("{}.json", releases[1].id)), "{").expect("write");
+        assert_eq!(
+            store.list().expect("lists").len(),
+            2,
+            "an unreadable release is left out"
+        );
+        store.record(&releases[0]).expect("records again");
+        assert_eq!(
+            store.current().expect("index"),
+            Some(releases[0].id.clone())
+        );
+    }
+
+    #[test]
     fn a_release_runs_over_the_current_stateful_stack_and_says_what_changed() {
         let old = shop(
             "    api: { handler: app.handler, uses: { Orders: read } }\n    gone: { handler: app.gone }\n",
@@ -496,20 +609,34 @@ mod tests {
         );
         store
             .record(&releases[5])
-            .expect("re-release moves to the front");
+            .expect("a rollback records a kept release");
         assert_eq!(
             store.current().expect("index"),
             Some(releases[5].id.clone())
         );
-        assert_eq!(store.list().expect("lists")[0].id, releases[5].id);
+        assert_eq!(
+            store.list().expect("lists")[0].id,
+            releases[11].id,
+            "the list stays in creation order"
+        );
+        assert_eq!(
+            store.rollback_target(None).expect("previous").id,
+            releases[4].id,
+            "rolling back again steps further back"
+        );
         assert!(matches!(
             store.rollback_target(Some("nope")),
             Err(ReleaseError::Unknown { .. })
         ));
+        let id = releases[7].id.as_str();
+        assert_eq!(
+            store.get(&id[..6].to_uppercase()).expect("prefix").id,
+            releases[7].id
+        );
         store.clear_current().expect("clears");
         assert_eq!(
             store.rollback_target(None).expect("newest").id,
-            releases[5].id,
+            releases[11].id,
             "after a destroy the newest release comes back"
         );
     }

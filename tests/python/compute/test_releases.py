@@ -52,7 +52,11 @@ def test_rollback_swaps_the_previous_release_back_and_keeps_the_data(own_dev):
     assert back.returncode == 0, back.stdout + back.stderr
     assert f"to release {kept[1]['id']} (from {kept[0]['id']})" in back.stdout
     assert version(dev) == "v1"
-    assert releases(service)[0]["id"] == kept[1]["id"], "the rolled-back release is current"
+    after = releases(service)
+    assert [r["id"] for r in after] == [kept[0]["id"], kept[1]["id"]], "the list keeps creation order"
+    assert after[1]["current"] and not after[0]["current"], "the rolled-back release is current"
+    again = strata(service, "rollback")
+    assert again.returncode == 1 and "no release before the current one" in flat(again.stderr)
     item = dev.client("dynamodb").get_item(TableName="computetest-dev-Orders", Key={"pk": {"S": "kept"}})
     assert "Item" in item, "a rollback touched the data"
 
@@ -66,7 +70,13 @@ def test_rollback_swaps_the_previous_release_back_and_keeps_the_data(own_dev):
     assert strata(service, "plan", "--stack", "stateless", "--detailed-exitcode").returncode == 0
 
     same = strata(service, "rollback", "--to", kept[0]["id"])
-    assert same.returncode == 1 and "is the one running" in flat(same.stderr)
+    assert same.returncode == 0, same.stderr
+    assert "is already the one strata dev of stage dev runs" in flat(same.stdout)
+    assert version(dev) == "v2"
+    prefix = strata(service, "rollback", "--to", kept[1]["id"][:5].upper())
+    assert prefix.returncode == 0, prefix.stderr
+    assert version(dev) == "v1", "a unique prefix of an id names its release, in any case"
+    assert strata(service, "rollback", "--to", kept[0]["id"]).returncode == 0
     unknown = strata(service, "rollback", "--to", "0123abcd")
     assert unknown.returncode == 1 and "no release `0123abcd`" in flat(unknown.stderr)
 
@@ -86,8 +96,11 @@ def test_deploy_stateless_through_a_running_dev_serves_the_files_now(own_dev):
     write_version(service, "v9")
     done = strata(service, "deploy", "--stack", "stateless")
     assert done.returncode == 0, done.stderr
-    assert re.search(r"now serves release [0-9a-f]{12}", done.stdout)
+    served = re.search(r"(now|already) serves release ([0-9a-f]{12})", done.stdout)
+    assert served, done.stdout
     assert version(dev) == "v9"
+    current = [r["id"] for r in releases(service) if r["current"]]
+    assert current == [served.group(2)]
 
 
 def test_without_dev_deploy_records_a_release_and_rollback_says_to_start_dev(service_copy):

@@ -313,7 +313,7 @@ async fn release_and_swap(
     } else {
         swap(local, active, deployment, began).await;
     }
-    Ok(serde_json::json!({ "release": id }))
+    Ok(serde_json::json!({ "release": id, "changed": !same }))
 }
 
 /// Put a kept release back in front: `to`, or the one before the current.
@@ -330,7 +330,7 @@ async fn rollback(
         .rollback_target(to)
         .map_err(|e| miette!("{e}"))?;
     if from.as_deref() == Some(release.id.as_str()) {
-        return Err(miette!("release {} is the one running", release.id));
+        return Ok(serde_json::json!({ "release": release.id, "from": from, "changed": false }));
     }
     let (next, deployment) = local.rollback(release, service).await?;
     *service = next;
@@ -339,7 +339,7 @@ async fn rollback(
     outln!(
         "rolled back to release {id}; the next change to the code or strata.yaml swaps in a new release"
     );
-    Ok(serde_json::json!({ "release": id, "from": from }))
+    Ok(serde_json::json!({ "release": id, "from": from, "changed": true }))
 }
 
 /// Warm what is in use, make `deployment` live and let the old triggers
@@ -669,9 +669,7 @@ impl Local {
                 })?;
                 prepared.insert(name, ready);
             }
-            releases
-                .record(&release)
-                .map_err(|e| miette!("cannot record the release: {e}"))?;
+            record_and_prune(&release, &code, &releases)?;
             Ok::<_, miette::Report>((prepared, release))
         })
         .await
@@ -771,11 +769,20 @@ pub(crate) fn build(
         .collect();
     let release = Release::new(service, &shas).map_err(|e| miette!("{e}"))?;
     if record == Record::Yes {
-        releases
-            .record(&release)
-            .map_err(|e| miette!("cannot record the release: {e}"))?;
+        record_and_prune(&release, code, releases)?;
     }
     Ok((prepared, release))
+}
+
+/// Make `release` the current one, and drop code no kept release needs.
+fn record_and_prune(release: &Release, code: &CodeStore, releases: &ReleaseStore) -> Result<()> {
+    releases
+        .record(release)
+        .map_err(|e| miette!("cannot record the release: {e}"))?;
+    if let Ok(keep) = releases.kept_code() {
+        code.prune(&keep);
+    }
+    Ok(())
 }
 
 /// The values `uses` injects, from the stateful stack's published outputs.

@@ -158,11 +158,18 @@ pub fn rollback(g: &Global, to: Option<&str>) -> Result<ExitCode> {
             stage.name
         ));
     };
+    let release = answer["release"].as_str().unwrap_or_default();
+    if answer["changed"] == json!(false) {
+        outln!(
+            "Release {release} is already the one strata dev of stage {} runs; nothing to roll back.",
+            stage.name
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
     outln!(
-        "Rolled back the stateless stack of stage {} to release {} (from {}). Data and the \
+        "Rolled back the stateless stack of stage {} to release {release} (from {}). Data and the \
          stateful stack were not touched.",
         stage.name,
-        answer["release"].as_str().unwrap_or_default(),
         answer["from"].as_str().unwrap_or("no release")
     );
     outln!("The next change to the code or strata.yaml swaps in a new release.");
@@ -279,14 +286,21 @@ pub fn deploy(g: &Global, stage: &Stage, json: bool) -> Result<ExitCode> {
         && let Some(answer) = remote::control(&host, "Deploy", &json!({}))?
     {
         let id = answer["release"].as_str().unwrap_or_default();
+        let changed = answer["changed"] != json!(false);
         if json {
             outln!(
                 "{}",
-                json!({ "stack": "stateless", "release": id, "served": true })
+                json!({ "stack": "stateless", "release": id, "served": true, "changed": changed })
+            );
+        } else if changed {
+            outln!(
+                "strata dev of stage {} now serves release {id}.",
+                stage.name
             );
         } else {
             outln!(
-                "strata dev of stage {} now serves release {id}.",
+                "No changes: strata dev of stage {} already serves release {id}, which matches \
+                 strata.yaml and the code.",
                 stage.name
             );
         }

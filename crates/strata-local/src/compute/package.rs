@@ -142,6 +142,41 @@ impl CodeStore {
         self.runnable(sha256.to_owned(), task_root.clone(), &task_root, runtime)
     }
 
+    /// Remove the zips and unpacked folders of packages no kept release
+    /// names. Workers run from packages of kept releases only (a swap's
+    /// old release stays kept), so none loses its folder.
+    pub fn prune(&self, keep: &std::collections::BTreeSet<String>) {
+        let prune_in = |dir: &Path, sha_of: &dyn Fn(&str) -> Option<String>| {
+            let Ok(entries) = std::fs::read_dir(dir) else {
+                return;
+            };
+            for entry in entries.filter_map(Result::ok) {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                let Some(sha) = sha_of(&name) else { continue };
+                if keep.contains(&sha) {
+                    continue;
+                }
+                let path = entry.path();
+                let _ = if path.is_dir() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+            }
+        };
+        // Only names that are a whole SHA-256: temporary folders of a
+        // packaging still under way are left alone.
+        let is_sha = |s: &str| s.len() == 64 && s.bytes().all(|b| b.is_ascii_hexdigit());
+        prune_in(&self.artifacts, &|name| {
+            name.strip_suffix(".zip")
+                .filter(|s| is_sha(s))
+                .map(str::to_owned)
+        });
+        prune_in(&self.unpacked, &|name| {
+            is_sha(name).then(|| name.to_owned())
+        });
+    }
+
     /// The unpacked package with its dependencies installed from the
     /// dependency files of `code_dir`.
     fn runnable(
@@ -488,4 +523,39 @@ fn interpreter(runtime: &Runtime) -> Result<Interpreter, PackageError> {
         runtime: runtime.id().to_owned(),
         hint: "install Python 3, or point STRATA_PYTHON at an interpreter",
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(root: &Path, name: &str, text: &str) -> PathBuf {
+        let dir = root.join(name);
+        std::fs::create_dir_all(&dir).expect("code folder");
+        std::fs::write(dir.join("bootstrap"), text).expect("code file");
+        dir
+    }
+
+    #[test]
+    fn prune_keeps_what_kept_releases_name_and_unfinished_work() {
+        let root = tempfile::tempdir().expect("temp dir");
+        let store = CodeStore::for_stage(&root.path().join(".strata"), "dev");
+        let runtime = Runtime::parse("provided.al2023").expect("runtime");
+        let old = store
+            .prepare(&code(root.path(), "old", "v1"), &runtime)
+            .expect("packages");
+        let new = store
+            .prepare(&code(root.path(), "new", "v2"), &runtime)
+            .expect("packages");
+        let unfinished = store.unpacked.join(".tmp-unpacking");
+        std::fs::create_dir_all(&unfinished).expect("temp folder");
+
+        store.prune(&[new.sha256.clone()].into());
+
+        assert!(new.task_root.is_dir());
+        assert!(store.artifacts.join(format!("{}.zip", new.sha256)).is_file());
+        assert!(!old.task_root.exists(), "an unused package is removed");
+        assert!(!store.artifacts.join(format!("{}.zip", old.sha256)).exists());
+        assert!(unfinished.is_dir(), "a packaging under way is left alone");
+    }
 }
