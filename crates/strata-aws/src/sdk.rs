@@ -22,7 +22,8 @@ use aws_sdk_s3::primitives::ByteStream;
 
 use crate::deploy::cloud::{
     ChangeDetail, ChangeSetInfo, ChangeSetRequest, ChangeSetSummary, ChangeSetType, Cloud,
-    CloudError, ResourceChange, StackEvent, StackInfo, TemplateSource,
+    CloudError, DriftDetection, PropertyDifference, ResourceChange, ResourceDrift, StackEvent,
+    StackInfo, StackResource, TemplateSource,
 };
 
 /// The S3 SDK, for tests that drive an S3 endpoint with the Rust SDK (the
@@ -232,6 +233,16 @@ impl Cloud for SdkCloud {
                     Some((
                         p.parameter_key()?.to_owned(),
                         p.parameter_value()?.to_owned(),
+                    ))
+                })
+                .collect(),
+            resolved: s
+                .parameters()
+                .iter()
+                .filter_map(|p| {
+                    Some((
+                        p.parameter_key()?.to_owned(),
+                        p.resolved_value()?.to_owned(),
                     ))
                 })
                 .collect(),
@@ -511,6 +522,123 @@ impl Cloud for SdkCloud {
             .stack_resource_detail()
             .and_then(|d| d.physical_resource_id())
             .map(str::to_owned))
+    }
+
+    /// ListStackResources rather than DescribeStackResources, which stops at
+    /// 100 resources.
+    async fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError> {
+        let mut resources = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = match self
+                .cfn
+                .list_stack_resources()
+                .stack_name(stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+            {
+                Ok(out) => out,
+                Err(e) => {
+                    let e = self.classify("ListStackResources", e);
+                    return if is_missing_stack(&e) {
+                        Ok(resources)
+                    } else {
+                        Err(e)
+                    };
+                }
+            };
+            resources.extend(out.stack_resource_summaries().iter().map(|r| {
+                StackResource {
+                    logical_id: r.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: r.resource_type().unwrap_or_default().to_owned(),
+                    physical_id: r.physical_resource_id().map(str::to_owned),
+                    status: r
+                        .resource_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                }
+            }));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(resources),
+            }
+        }
+    }
+
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError> {
+        let out = self
+            .cfn
+            .detect_stack_drift()
+            .stack_name(stack)
+            .send()
+            .await
+            .map_err(|e| self.classify("DetectStackDrift", e))?;
+        Ok(out
+            .stack_drift_detection_id()
+            .unwrap_or_default()
+            .to_owned())
+    }
+
+    async fn drift_detection(&self, detection_id: &str) -> Result<DriftDetection, CloudError> {
+        let out = self
+            .cfn
+            .describe_stack_drift_detection_status()
+            .stack_drift_detection_id(detection_id)
+            .send()
+            .await
+            .map_err(|e| self.classify("DescribeStackDriftDetectionStatus", e))?;
+        Ok(DriftDetection {
+            status: out
+                .detection_status()
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default(),
+            stack_drift_status: out.stack_drift_status().map(|s| s.as_str().to_owned()),
+            reason: out.detection_status_reason().map(str::to_owned),
+        })
+    }
+
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError> {
+        let mut drifts = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let out = self
+                .cfn
+                .describe_stack_resource_drifts()
+                .stack_name(stack)
+                .set_next_token(token.take())
+                .send()
+                .await
+                .map_err(|e| self.classify("DescribeStackResourceDrifts", e))?;
+            drifts.extend(out.stack_resource_drifts().iter().map(|d| {
+                ResourceDrift {
+                    logical_id: d.logical_resource_id().unwrap_or_default().to_owned(),
+                    resource_type: d.resource_type().unwrap_or_default().to_owned(),
+                    physical_id: d.physical_resource_id().map(str::to_owned),
+                    status: d
+                        .stack_resource_drift_status()
+                        .map(|s| s.as_str().to_owned())
+                        .unwrap_or_default(),
+                    differences: d
+                        .property_differences()
+                        .iter()
+                        .map(|p| PropertyDifference {
+                            path: p.property_path().unwrap_or_default().to_owned(),
+                            expected: p.expected_value().map(str::to_owned),
+                            actual: p.actual_value().map(str::to_owned),
+                            kind: p
+                                .difference_type()
+                                .map(|k| k.as_str().to_owned())
+                                .unwrap_or_default(),
+                        })
+                        .collect(),
+                }
+            }));
+            match out.next_token() {
+                Some(t) if !t.is_empty() => token = Some(t.to_owned()),
+                _ => return Ok(drifts),
+            }
+        }
     }
 
     async fn pause(&self, duration: Duration) {

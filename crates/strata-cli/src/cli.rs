@@ -120,9 +120,10 @@ pub enum Command {
     /// Compare the stateful stack's state with what really exists.
     ///
     /// Names every resource changed or deleted outside Strata, property by
-    /// property. Changes nothing; `plan --refresh` and `deploy --refresh`
-    /// put back what strata.yaml says. Exits 0, or 2 with
-    /// --detailed-exitcode when something drifted.
+    /// property. Changes nothing; on local stages `plan --refresh` and
+    /// `deploy --refresh` put back what strata.yaml says. On aws stages it
+    /// runs CloudFormation's drift detection on the stateful stack. Exits 0,
+    /// or 2 with --detailed-exitcode when something drifted.
     Drift(DriftArgs),
     /// The releases of the stateless stack, newest first (the last 10 are kept).
     ///
@@ -148,6 +149,9 @@ pub enum Command {
         /// Print them as JSON, by address.
         #[arg(long)]
         json: bool,
+        /// aws stages: send every AWS call to this endpoint instead of AWS's.
+        #[arg(long, value_name = "URL")]
+        endpoint_url: Option<String>,
     },
     /// Work on the state of a stage.
     #[command(subcommand)]
@@ -251,6 +255,10 @@ pub struct DriftArgs {
     /// Exit 2 when something drifted (0 when nothing did).
     #[arg(long)]
     pub detailed_exitcode: bool,
+    /// aws stages: send every AWS call to this endpoint instead of AWS's
+    /// (drift detection needs one that implements DetectStackDrift).
+    #[arg(long, value_name = "URL")]
+    pub endpoint_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -1,12 +1,15 @@
-"""`strata deploy`, `plan` and `destroy --stack stateless` of examples/orders'
-aws stage (`prod`), through the AWS SDK for Rust against a moto server.
+"""`strata deploy`, `plan`, `destroy --stack stateless`, `outputs` and
+`drift` of examples/orders' aws stage (`prod`), through the AWS SDK for Rust
+against a moto server.
 
 Each test gets its own moto server on a free port and its own copy of the
 example, and checks what was made with boto3 against the same server.
 moto's CloudFormation lists change-set rows without `Replacement` or
 `Details` and lacks UpdateTerminationProtection; these tests pin how Strata
 copes (its own template diff decides replacements; a warning for the
-protection).
+protection). moto has no drift detection at all (DetectStackDrift answers
+an HTML 500), so `drift` is pinned to say so in one line; `outputs` is
+checked against the SSM parameters moto's CloudFormation wrote.
 """
 
 import os
@@ -370,3 +373,67 @@ def test_a_removal_is_refused_then_allowed_and_runs_stateless_first(strata, serv
     # bucket itself is not checked here.)
     policy = client(moto, "cloudformation").get_stack_policy(StackName=STATEFUL)["StackPolicyBody"]
     assert "LogicalResourceId/TableOrders" in policy and "BucketScratch" not in policy
+
+
+def test_outputs_are_the_values_cloudformation_published_in_ssm(strata, service, moto, tmp_path):
+    import json
+
+    env = fake_credentials(tmp_path)
+    deployed(strata, service, moto, env)
+    run = cli(strata, service, "outputs", "--json", "--endpoint-url", moto, env=env)
+    assert run.returncode == 0, run.stderr
+    outputs = json.loads(run.stdout)
+
+    ssm = client(moto, "ssm")
+    published = {}
+    for page in ssm.get_paginator("get_parameters_by_path").paginate(Path="/strata/orders/prod", Recursive=True):
+        for p in page["Parameters"]:
+            published[p["Name"]] = p["Value"]
+    names = {
+        "table/Orders": "Orders",
+        "bucket/Receipts": "Receipts",
+        "queue/OrderEvents": "OrderEvents",
+        "queue/OrderEventsDlq": "OrderEventsDlq",
+        "parameter/SupportEmail": "SupportEmail",
+        "parameter/PaymentKey": "PaymentKey",
+    }
+    assert sorted(outputs) == sorted(names)
+    shown = {f"/strata/orders/prod/{names[a]}/{attr}": v for a, attrs in outputs.items() for attr, v in attrs.items()}
+    assert sorted(shown) == sorted(published), "one output per published parameter"
+    # The stream ARN carries a timestamp that only DynamoDB (or SSM) knows,
+    # and no function reads it: CloudFormation does not report it.
+    assert shown.pop("/strata/orders/prod/Orders/stream_arn") is None
+    for name, value in shown.items():
+        assert value == published[name], name
+    assert outputs["table/Orders"]["name"] == TABLE
+
+    text = cli(strata, service, "outputs", "--endpoint-url", moto, env=env)
+    assert text.returncode == 0, text.stderr
+    assert f"  name        {TABLE}   (/strata/orders/prod/Orders/name)" in text.stdout
+    assert "aws ssm get-parameter --name /strata/orders/prod/Orders/stream_arn" in text.stdout
+
+
+def test_outputs_and_drift_of_a_stage_not_deployed_say_so(strata, service, moto, tmp_path):
+    env = fake_credentials(tmp_path)
+    run = cli(strata, service, "outputs", "--endpoint-url", moto, env=env)
+    assert run.returncode == 0, run.stderr
+    assert f"Nothing is deployed in stage prod ({STATEFUL} does not exist)" in run.stdout
+    drift = cli(strata, service, "drift", "--endpoint-url", moto, env=env)
+    assert drift.returncode == 0, drift.stderr
+    assert f"Nothing is deployed in stage prod ({STATEFUL} does not exist)" in drift.stdout
+
+
+def test_drift_where_the_endpoint_has_no_drift_detection_is_one_clear_line(strata, service, moto, tmp_path):
+    env = fake_credentials(tmp_path)
+    deployed(strata, service, moto, env)
+    for extra in ((), ("--json",), ("--detailed-exitcode",)):
+        run = cli(strata, service, "drift", "--endpoint-url", moto, *extra, env=env)
+        assert run.returncode == 1, f"{run.stdout}\n{run.stderr}"
+        assert run.stdout == ""
+        message = " ".join(run.stderr.split())
+        assert f"the endpoint {moto} does not support CloudFormation drift detection" in message
+        assert "DetectStackDrift is not implemented there" in message
+        assert "panicked" not in run.stderr and "<html" not in run.stderr.lower()
+        assert "ResponseError" not in run.stderr and "DispatchFailure" not in run.stderr
+    # Nothing was changed by asking.
+    assert stack(moto, STATEFUL)["StackStatus"] == "CREATE_COMPLETE"

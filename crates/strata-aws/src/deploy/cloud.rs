@@ -22,6 +22,10 @@ pub struct StackInfo {
     /// The template parameters it was deployed with, as given (an SSM-typed
     /// parameter's value is the parameter's name).
     pub parameters: BTreeMap<String, String>,
+    /// The values CloudFormation read for SSM-typed parameters
+    /// (`ResolvedValue`), by parameter key. moto sends none: it gives the
+    /// value itself in `parameters`.
+    pub resolved: BTreeMap<String, String>,
 }
 
 impl StackInfo {
@@ -122,6 +126,51 @@ pub struct StackEvent {
     pub reason: Option<String>,
 }
 
+/// One resource of a stack, as ListStackResources gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StackResource {
+    pub logical_id: String,
+    pub resource_type: String,
+    /// Absent until the resource is created.
+    pub physical_id: Option<String>,
+    pub status: String,
+}
+
+/// A drift detection, as DescribeStackDriftDetectionStatus gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct DriftDetection {
+    /// `DETECTION_IN_PROGRESS`, `DETECTION_COMPLETE` or `DETECTION_FAILED`
+    /// (some resources could not be checked; the others were).
+    pub status: String,
+    /// `DRIFTED`, `IN_SYNC`, `NOT_CHECKED` or `UNKNOWN`.
+    pub stack_drift_status: Option<String>,
+    pub reason: Option<String>,
+}
+
+/// One property of a resource that differs from its template.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PropertyDifference {
+    /// `/VersioningConfiguration/Status`, `/Tags/0/Value`.
+    pub path: String,
+    /// As CloudFormation sends them: JSON text for objects and arrays.
+    pub expected: Option<String>,
+    pub actual: Option<String>,
+    /// `ADD`, `REMOVE` or `NOT_EQUAL`.
+    pub kind: String,
+}
+
+/// One resource of the last drift detection, as DescribeStackResourceDrifts
+/// gives it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ResourceDrift {
+    pub logical_id: String,
+    pub resource_type: String,
+    pub physical_id: Option<String>,
+    /// `IN_SYNC`, `MODIFIED`, `DELETED`, `NOT_CHECKED` or `UNKNOWN`.
+    pub status: String,
+    pub differences: Vec<PropertyDifference>,
+}
+
 /// Why a call to AWS failed, in the terms the fix is chosen by.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum CloudError {
@@ -198,6 +247,18 @@ pub trait Cloud {
         stack: &str,
         logical_id: &str,
     ) -> Result<Option<String>, CloudError>;
+
+    /// Every resource of a stack (ListStackResources, all pages); none when
+    /// the stack does not exist.
+    async fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError>;
+
+    /// Starts a drift detection of the stack (DetectStackDrift); gives its id.
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError>;
+    /// Where that detection is (DescribeStackDriftDetectionStatus).
+    async fn drift_detection(&self, detection_id: &str) -> Result<DriftDetection, CloudError>;
+    /// Each resource of the stack as the last detection found it
+    /// (DescribeStackResourceDrifts, all pages).
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError>;
 
     /// Waits between two polls (the tests' cloud returns at once).
     async fn pause(&self, duration: Duration);

@@ -179,7 +179,7 @@ fn reason_text(reason: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
-fn ctx(doing: impl Into<String>) -> impl FnOnce(CloudError) -> DeployError {
+pub(super) fn ctx(doing: impl Into<String>) -> impl FnOnce(CloudError) -> DeployError {
     let doing = doing.into();
     move |source| DeployError::Cloud { doing, source }
 }
@@ -351,20 +351,21 @@ fn succeeded(status: &str) -> bool {
     )
 }
 
-struct Poll {
+/// Polling with a doubling pause, up to `LONGEST_POLL`.
+pub(super) struct Poll {
     next: Duration,
-    waited: Duration,
+    pub(super) waited: Duration,
 }
 
 impl Poll {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         Self {
             next: FIRST_POLL,
             waited: Duration::ZERO,
         }
     }
 
-    async fn wait<C: Cloud>(&mut self, cloud: &C) {
+    pub(super) async fn wait<C: Cloud>(&mut self, cloud: &C) {
         cloud.pause(self.next).await;
         self.waited += self.next;
         self.next = (self.next * 2).min(LONGEST_POLL);

@@ -48,11 +48,56 @@ struct State {
     /// A change set CloudFormation refuses, with its reason.
     reject: Option<String>,
     events: u64,
+    /// Like moto: no drift detection at all (an HTML 500).
+    drift_missing: bool,
+    /// What DescribeStackResourceDrifts answers besides `IN_SYNC` for every
+    /// other resource, by logical id.
+    drifts: BTreeMap<String, ResourceDrift>,
+    /// Status polls that still show the detection running.
+    detection_polls: u32,
+    /// `ResolvedValue`s the stateless stack reports, by SSM name (AWS does,
+    /// moto does not).
+    resolved: BTreeMap<String, String>,
 }
 
 #[derive(Debug, Default)]
 struct FakeCloud {
     s: RefCell<State>,
+}
+
+/// Key and SSM name of each SSM-typed parameter of a template.
+fn ssm_parameters(template: &str) -> Vec<(String, String)> {
+    let v: Value = serde_json::from_str(template).unwrap_or(Value::Null);
+    v.get("Parameters")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+        .filter(|(_, p)| {
+            p["Type"]
+                .as_str()
+                .is_some_and(|t| t.starts_with("AWS::SSM::Parameter::Value"))
+        })
+        .filter_map(|(k, p)| Some((k.clone(), p["Default"].as_str()?.to_owned())))
+        .collect()
+}
+
+/// The physical id CloudFormation gives a resource of the templates Strata
+/// writes: the name it sets (a queue's URL, a bucket's name with the account
+/// filled in), else the logical id.
+fn physical_id_of(logical_id: &str, r: &Value) -> String {
+    let p = &r["Properties"];
+    if let Some(name) = p["QueueName"].as_str() {
+        return format!("https://sqs.eu-west-1.amazonaws.com/123456789012/{name}");
+    }
+    for key in ["TableName", "Name", "FunctionName"] {
+        if let Some(name) = p[key].as_str() {
+            return name.to_owned();
+        }
+    }
+    if let Some(sub) = p["BucketName"]["Fn::Sub"].as_str() {
+        return sub.replace("${AWS::AccountId}", "123456789012");
+    }
+    logical_id.to_owned()
 }
 
 fn resources(template: &str) -> BTreeMap<String, Value> {
@@ -137,6 +182,10 @@ impl Cloud for FakeCloud {
             termination_protection: s.protection,
             outputs: s.outputs.clone(),
             parameters: s.parameters.iter().cloned().collect(),
+            resolved: ssm_parameters(&s.template)
+                .into_iter()
+                .filter_map(|(key, name)| Some((key, state.resolved.get(&name)?.clone())))
+                .collect(),
         }))
     }
 
@@ -425,6 +474,72 @@ impl Cloud for FakeCloud {
             (known && stack == bootstrap::STACK && logical_id == bootstrap::BUCKET_OUTPUT)
                 .then(|| "memory-bucket".to_owned()),
         )
+    }
+
+    async fn stack_resources(&self, stack: &str) -> Result<Vec<StackResource>, CloudError> {
+        let s = self.s.borrow();
+        Ok(s.stacks
+            .get(stack)
+            .map(|st| {
+                resources(&st.template)
+                    .into_iter()
+                    .map(|(id, r)| StackResource {
+                        physical_id: Some(physical_id_of(&id, &r)),
+                        resource_type: r["Type"].as_str().unwrap_or_default().to_owned(),
+                        status: "CREATE_COMPLETE".into(),
+                        logical_id: id,
+                    })
+                    .collect()
+            })
+            .unwrap_or_default())
+    }
+
+    async fn detect_drift(&self, stack: &str) -> Result<String, CloudError> {
+        let mut s = self.s.borrow_mut();
+        if s.drift_missing {
+            return Err(CloudError::NotImplemented {
+                operation: "DetectStackDrift",
+                detail: "HTTP 500 without an AWS error".into(),
+            });
+        }
+        s.calls.push(format!("DetectStackDrift {stack}"));
+        Ok(format!("detection-{stack}"))
+    }
+
+    async fn drift_detection(&self, _: &str) -> Result<DriftDetection, CloudError> {
+        let mut s = self.s.borrow_mut();
+        if s.detection_polls > 0 {
+            s.detection_polls -= 1;
+            return Ok(DriftDetection {
+                status: "DETECTION_IN_PROGRESS".into(),
+                ..DriftDetection::default()
+            });
+        }
+        let drifted = !s.drifts.is_empty();
+        Ok(DriftDetection {
+            status: "DETECTION_COMPLETE".into(),
+            stack_drift_status: Some(if drifted { "DRIFTED" } else { "IN_SYNC" }.into()),
+            reason: None,
+        })
+    }
+
+    async fn resource_drifts(&self, stack: &str) -> Result<Vec<ResourceDrift>, CloudError> {
+        let s = self.s.borrow();
+        let Some(st) = s.stacks.get(stack) else {
+            return Ok(vec![]);
+        };
+        Ok(resources(&st.template)
+            .into_iter()
+            .map(|(id, r)| {
+                s.drifts.get(&id).cloned().unwrap_or_else(|| ResourceDrift {
+                    physical_id: Some(physical_id_of(&id, &r)),
+                    resource_type: r["Type"].as_str().unwrap_or_default().to_owned(),
+                    status: "IN_SYNC".into(),
+                    differences: vec![],
+                    logical_id: id,
+                })
+            })
+            .collect())
     }
 
     async fn pause(&self, _: Duration) {}
@@ -1227,4 +1342,255 @@ fn a_rejected_change_set_is_an_error_with_the_reason_and_is_deleted() {
     );
     assert!(cloud.executes().is_empty());
     assert!(cloud.s.borrow().change_sets.is_empty());
+}
+
+fn outputs_of(cloud: &FakeCloud) -> Option<Vec<Output>> {
+    block(outputs(cloud, "shop", "prod")).expect("outputs")
+}
+
+fn value_of<'a>(outputs: &'a [Output], address: &str, attr: &str) -> Option<&'a str> {
+    outputs
+        .iter()
+        .find(|o| o.address.to_string() == address && o.attr == attr)
+        .unwrap_or_else(|| panic!("no output {address} {attr} in {outputs:?}"))
+        .value
+        .as_deref()
+}
+
+#[test]
+fn outputs_are_worked_out_from_the_deployed_template_and_its_resources() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    let out = outputs_of(&cloud).expect("deployed");
+    let t = "table/Orders";
+    assert_eq!(value_of(&out, t, "name"), Some("shop-prod-Orders"));
+    assert_eq!(
+        value_of(&out, t, "arn"),
+        Some("arn:aws:dynamodb:eu-west-1:123456789012:table/shop-prod-Orders")
+    );
+    let q = "queue/Jobs";
+    assert_eq!(
+        value_of(&out, q, "url"),
+        Some("https://sqs.eu-west-1.amazonaws.com/123456789012/shop-prod-Jobs")
+    );
+    assert_eq!(value_of(&out, q, "name"), Some("shop-prod-Jobs"));
+    assert_eq!(
+        value_of(&out, q, "arn"),
+        Some("arn:aws:sqs:eu-west-1:123456789012:shop-prod-Jobs")
+    );
+    assert_eq!(
+        value_of(&out, "parameter/Email", "name"),
+        Some("/shop/prod/Email")
+    );
+    assert_eq!(
+        value_of(&out, "parameter/Email", "arn"),
+        Some("arn:aws:ssm:eu-west-1:123456789012:parameter/shop/prod/Email")
+    );
+    // Every published parameter is there once, in address then attribute order.
+    let keys: Vec<String> = out
+        .iter()
+        .map(|o| format!("{} {} {}", o.address, o.attr, o.parameter))
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "table/Orders arn /strata/shop/prod/Orders/arn",
+            "table/Orders name /strata/shop/prod/Orders/name",
+            "queue/Jobs arn /strata/shop/prod/Jobs/arn",
+            "queue/Jobs name /strata/shop/prod/Jobs/name",
+            "queue/Jobs url /strata/shop/prod/Jobs/url",
+            "parameter/Email arn /strata/shop/prod/Email/arn",
+            "parameter/Email name /strata/shop/prod/Email/name",
+        ]
+    );
+}
+
+#[test]
+fn outputs_of_a_stage_never_deployed_are_none() {
+    let cloud = FakeCloud::default();
+    assert_eq!(outputs_of(&cloud), None);
+}
+
+#[test]
+fn a_secure_parameter_outside_the_template_still_has_its_outputs() {
+    let p = Project::new(&MANIFEST.replace(
+        "    Email: { value: a@example.com }\n",
+        "    Email: { value: a@example.com }\n    Key: { secure: true }\n",
+    ));
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    let out = outputs_of(&cloud).expect("deployed");
+    assert_eq!(
+        value_of(&out, "parameter/Key", "name"),
+        Some("/shop/prod/Key")
+    );
+    assert_eq!(
+        value_of(&out, "parameter/Key", "arn"),
+        Some("arn:aws:ssm:eu-west-1:123456789012:parameter/shop/prod/Key")
+    );
+}
+
+#[test]
+fn a_stream_arn_is_read_from_the_stateless_stack_or_is_unknown() {
+    let streamed = MANIFEST.replace(
+        "Orders: { partition_key: pk:S, sort_key: sk:S }",
+        "Orders: { partition_key: pk:S, sort_key: sk:S, stream: new_image }",
+    );
+    let p = Project::new(&streamed);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    // No function reads the stream: CloudFormation cannot tell its ARN.
+    let out = outputs_of(&cloud).expect("deployed");
+    assert_eq!(value_of(&out, "table/Orders", "stream_arn"), None);
+
+    // A table event makes the stateless stack read it; CloudFormation then
+    // reports what it resolved the parameter to.
+    let arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/shop-prod-Orders/stream/2026-01-01T00:00:00.000";
+    cloud
+        .s
+        .borrow_mut()
+        .resolved
+        .insert("/strata/shop/prod/Orders/stream_arn".into(), arn.into());
+    p.set_manifest(&streamed.replace(
+        "      events: [ { queue: Jobs } ]\n",
+        "      events: [ { queue: Jobs }, { table: Orders } ]\n",
+    ));
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    let out = outputs_of(&cloud).expect("deployed");
+    assert_eq!(value_of(&out, "table/Orders", "stream_arn"), Some(arn));
+}
+
+fn drift_of(cloud: &FakeCloud) -> Result<Option<DriftReport>, DeployError> {
+    block(drift(cloud, "shop", "prod"))
+}
+
+#[test]
+fn drift_maps_what_cloudformation_found_to_addresses_property_by_property() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    {
+        let mut s = cloud.s.borrow_mut();
+        s.detection_polls = 3;
+        s.drifts.insert(
+            "TableOrders".into(),
+            ResourceDrift {
+                logical_id: "TableOrders".into(),
+                resource_type: "AWS::DynamoDB::Table".into(),
+                physical_id: Some("shop-prod-Orders".into()),
+                status: "MODIFIED".into(),
+                differences: vec![
+                    PropertyDifference {
+                        path: "/BillingMode".into(),
+                        expected: Some("PAY_PER_REQUEST".into()),
+                        actual: Some("PROVISIONED".into()),
+                        kind: "NOT_EQUAL".into(),
+                    },
+                    PropertyDifference {
+                        path: "/Tags/0".into(),
+                        expected: None,
+                        actual: Some(r#"{"Key":"team","Value":"a"}"#.into()),
+                        kind: "ADD".into(),
+                    },
+                ],
+            },
+        );
+        s.drifts.insert(
+            "QueueJobs".into(),
+            ResourceDrift {
+                logical_id: "QueueJobs".into(),
+                resource_type: "AWS::SQS::Queue".into(),
+                physical_id: Some("https://sqs/shop-prod-Jobs".into()),
+                status: "DELETED".into(),
+                differences: vec![],
+            },
+        );
+        s.drifts.insert(
+            "OutputTableOrdersName".into(),
+            ResourceDrift {
+                logical_id: "OutputTableOrdersName".into(),
+                resource_type: "AWS::SSM::Parameter".into(),
+                physical_id: Some("/strata/shop/prod/Orders/name".into()),
+                status: "MODIFIED".into(),
+                differences: vec![PropertyDifference {
+                    path: "/Value".into(),
+                    expected: Some("shop-prod-Orders".into()),
+                    actual: Some("elsewhere".into()),
+                    kind: "NOT_EQUAL".into(),
+                }],
+            },
+        );
+    }
+    let report = drift_of(&cloud).expect("drift").expect("deployed");
+    assert!(report.has_drift());
+    assert_eq!(report.stack, "shop-prod-stateful");
+    assert_eq!(
+        cloud.s.borrow().detection_polls,
+        0,
+        "waited for the detection"
+    );
+    assert!(report.not_checked.is_empty() && report.incomplete.is_none());
+    assert_eq!(
+        serde_json::to_value(&report.drift).expect("json"),
+        serde_json::json!([
+            {
+                "drift": "changed",
+                "address": "table/Orders",
+                "physical_id": "shop-prod-Orders",
+                "changes": [
+                    { "property": "BillingMode", "before": "PAY_PER_REQUEST", "after": "PROVISIONED", "forces_replacement": false },
+                    { "property": "Tags.0", "before": null, "after": { "Key": "team", "Value": "a" }, "forces_replacement": false },
+                ],
+            },
+            {
+                "drift": "vanished",
+                "address": "queue/Jobs",
+                "physical_id": "https://sqs/shop-prod-Jobs",
+            },
+        ])
+    );
+    assert_eq!(report.published.len(), 1);
+    let published = &report.published[0];
+    assert_eq!(published.address.to_string(), "table/Orders");
+    assert_eq!(published.parameter, "/strata/shop/prod/Orders/name");
+    assert!(published.exists);
+    assert_eq!(published.changes[0].property, "Value");
+    // Every resource of the stateful stack was checked (data and outputs).
+    let template = cloud.s.borrow().stacks["shop-prod-stateful"]
+        .template
+        .clone();
+    assert_eq!(report.checked, resources(&template).len());
+}
+
+#[test]
+fn drift_of_an_untouched_stack_is_empty() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    let report = drift_of(&cloud).expect("drift").expect("deployed");
+    assert!(!report.has_drift(), "{report:?}");
+    assert!(report.checked > 0);
+}
+
+#[test]
+fn drift_of_a_stage_never_deployed_is_none_and_detects_nothing() {
+    let cloud = FakeCloud::default();
+    assert!(drift_of(&cloud).expect("drift").is_none());
+    assert!(cloud.calls().is_empty());
+}
+
+#[test]
+fn drift_where_the_endpoint_has_no_detection_is_not_implemented() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    cloud.s.borrow_mut().drift_missing = true;
+    match drift_of(&cloud) {
+        Err(DeployError::Cloud {
+            source: CloudError::NotImplemented { operation, .. },
+            ..
+        }) => assert_eq!(operation, "DetectStackDrift"),
+        other => panic!("expected NotImplemented, got {other:?}"),
+    }
 }

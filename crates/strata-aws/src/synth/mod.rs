@@ -23,7 +23,7 @@ use serde_json::json;
 use strata_artifact::{ArtifactError, Package};
 use strata_model::{Address, FunctionName, Service, StageName, Target};
 
-pub use names::{Attr, Names};
+pub use names::{Attr, Names, output_id};
 pub use stateless::{CODE_BUCKET_PARAMETER, LOG_RETENTION_DAYS, code_key_parameter};
 pub use template::{DIRECT_UPLOAD_MAX_BYTES, Limit, Rendered, sorted};
 

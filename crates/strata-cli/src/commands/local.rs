@@ -34,7 +34,7 @@ impl Stage {
         let stage = manifest::stage_of(&service, &g.stage)?;
         if stage.target != Target::Local {
             return Err(miette!(
-                help = "on aws stages, `synth`, `plan`, `deploy` and `destroy --stack stateless` work; this command does not yet",
+                help = "on aws stages, `synth`, `plan`, `deploy`, `destroy --stack stateless`, `drift` and `outputs` work; this command does not yet",
                 "stage `{}` targets aws; this command works on local stages only",
                 g.stage
             ));

@@ -50,10 +50,14 @@ pub fn run(cli: Cli) -> Result<ExitCode> {
         Command::Deploy(args) => deploy::run(g, &args),
         Command::Destroy(args) if aws::targets_aws(g) => aws::destroy(g, &args),
         Command::Destroy(args) => deploy::destroy(g, &args),
+        Command::Drift(args) if aws::targets_aws(g) => aws::drift(g, &args),
         Command::Drift(args) => drift::run(g, &args),
         Command::Releases { json } => releases::list(g, json),
         Command::Rollback { to } => releases::rollback(g, to.as_deref()),
-        Command::Outputs { json } => state::outputs(g, json),
+        Command::Outputs { json, endpoint_url } if aws::targets_aws(g) => {
+            aws::outputs(g, json, endpoint_url.as_deref())
+        }
+        Command::Outputs { json, .. } => state::outputs(g, json),
         Command::State(StateCommand::Mv { old, new }) => state::mv(g, &old, &new),
         Command::Unlock { stack, yes } => state::unlock(g, stack, yes),
         Command::Param(ParamCommand::Set { name, value }) => param::set(g, &name, &value),

@@ -1,7 +1,8 @@
-//! `plan`, `deploy` and `destroy --stack stateless` of a stage whose target
-//! is aws. The commands route here when the stage targets aws; the work is
-//! in `strata_aws::deploy` over the AWS SDK (`run.rs`, feature `aws`), and
-//! `text.rs` renders its progress and plans.
+//! `plan`, `deploy`, `destroy --stack stateless`, `drift` and `outputs` of a
+//! stage whose target is aws. The commands route here when the stage targets
+//! aws; the work is in `strata_aws::deploy` over the AWS SDK (`run.rs`,
+//! feature `aws`), and `text.rs` renders its progress, plans, drift and
+//! outputs.
 
 #[cfg(feature = "aws")]
 mod run;
@@ -12,7 +13,7 @@ use std::process::ExitCode;
 use miette::Result;
 use strata_model::Target;
 
-use crate::cli::{DeployArgs, DestroyArgs, Global, PlanArgs};
+use crate::cli::{DeployArgs, DestroyArgs, DriftArgs, Global, PlanArgs};
 use crate::manifest;
 
 /// Whether `--stage` names an aws stage of a valid manifest. Anything else
@@ -43,6 +44,16 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
     run::destroy(g, args)
 }
 
+#[cfg(feature = "aws")]
+pub fn drift(g: &Global, args: &DriftArgs) -> Result<ExitCode> {
+    run::drift(g, args)
+}
+
+#[cfg(feature = "aws")]
+pub fn outputs(g: &Global, json: bool, endpoint_url: Option<&str>) -> Result<ExitCode> {
+    run::outputs(g, json, endpoint_url)
+}
+
 #[cfg(not(feature = "aws"))]
 fn not_built(g: &Global) -> miette::Report {
     miette::miette!(
@@ -64,5 +75,15 @@ pub fn deploy(g: &Global, _: &DeployArgs) -> Result<ExitCode> {
 
 #[cfg(not(feature = "aws"))]
 pub fn destroy(g: &Global, _: &DestroyArgs) -> Result<ExitCode> {
+    Err(not_built(g))
+}
+
+#[cfg(not(feature = "aws"))]
+pub fn drift(g: &Global, _: &DriftArgs) -> Result<ExitCode> {
+    Err(not_built(g))
+}
+
+#[cfg(not(feature = "aws"))]
+pub fn outputs(g: &Global, _: bool, _: Option<&str>) -> Result<ExitCode> {
     Err(not_built(g))
 }

@@ -1,13 +1,14 @@
 //! The aws commands over the AWS SDK: connect (credential chain, the stage's
 //! region, `--endpoint-url`), run `strata_aws::deploy` on a current-thread
 //! runtime, print its progress, and map the outcome to the exit codes.
+//! `drift` and `outputs` only read.
 
 use std::cell::RefCell;
 use std::path::Path;
 use std::process::ExitCode;
 
 use miette::{IntoDiagnostic, Result, miette};
-use strata_aws::deploy::cloud::CloudError;
+use strata_aws::deploy::cloud::{Cloud, CloudError};
 use strata_aws::deploy::{
     self, DeployError, DeployOutcome, Note, Observer, StackPlan, Stacks, Target,
 };
@@ -15,12 +16,12 @@ use strata_aws::sdk::{self, ConnectError, SdkCloud};
 use strata_model::Service;
 
 use super::text;
-use crate::cli::{DeployArgs, DestroyArgs, Global, PlanArgs, StackArg};
+use crate::cli::{DeployArgs, DestroyArgs, DriftArgs, Global, PlanArgs, StackArg};
 use crate::commands::local;
 use crate::commands::plan::{CHANGES, REFUSED};
 use crate::commands::plan_text;
 use crate::manifest;
-use crate::report::outln;
+use crate::report::{out, outln, plural};
 
 /// The manifest, its directory and the connected SDK.
 struct Aws {
@@ -362,4 +363,139 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
         outln!("{stack} does not exist; nothing to destroy.");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The stateful stack's name, for messages.
+fn stateful_stack(aws: &Aws, g: &Global) -> String {
+    strata_aws::synth::Names {
+        service: aws.service.name.as_str(),
+        stage: &g.stage,
+    }
+    .stack(strata_model::StackKind::Stateful)
+}
+
+pub fn outputs(g: &Global, json: bool, endpoint_url: Option<&str>) -> Result<ExitCode> {
+    let aws = Aws::open(g, endpoint_url)?;
+    let outputs = aws
+        .runtime
+        .block_on(deploy::outputs(
+            &aws.cloud,
+            aws.service.name.as_str(),
+            &g.stage,
+        ))
+        .map_err(report)?;
+    let outputs = outputs.unwrap_or_default();
+    if json {
+        let mut by_address: serde_json::Map<String, serde_json::Value> = serde_json::Map::new();
+        for o in &outputs {
+            let entry = by_address
+                .entry(o.address.to_string())
+                .or_insert_with(|| serde_json::json!({}));
+            entry[o.attr.as_str()] = serde_json::json!(o.value);
+        }
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&by_address).expect("a JSON value serializes")
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if outputs.is_empty() {
+        outln!(
+            "Nothing is deployed in stage {} ({} does not exist); run `{} deploy` first.",
+            g.stage,
+            stateful_stack(&aws, g),
+            local::prefix(g)
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    out!("{}", text::outputs(&outputs));
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn drift(g: &Global, args: &DriftArgs) -> Result<ExitCode> {
+    let aws = Aws::open(g, args.endpoint_url.as_deref())?;
+    let stack = stateful_stack(&aws, g);
+    let outcome = aws.runtime.block_on(deploy::drift(
+        &aws.cloud,
+        aws.service.name.as_str(),
+        &g.stage,
+    ));
+    let report = match outcome {
+        Ok(Some(report)) => report,
+        Ok(None) => {
+            if args.json {
+                outln!(
+                    "{}",
+                    serde_json::to_string_pretty(&serde_json::json!({
+                        "stack": stack, "deployed": false, "checked": 0,
+                        "drift": [], "published": [], "not_checked": [],
+                    }))
+                    .expect("a JSON value serializes")
+                );
+            } else {
+                outln!(
+                    "Nothing is deployed in stage {} ({stack} does not exist); nothing can have drifted.",
+                    g.stage
+                );
+            }
+            return Ok(ExitCode::SUCCESS);
+        }
+        // moto and most emulators: one clear line, not the SDK's error.
+        Err(DeployError::Cloud {
+            source: CloudError::NotImplemented { operation, .. },
+            ..
+        }) => {
+            return Err(miette!(
+                "the endpoint {} does not support CloudFormation drift detection ({operation} is not implemented there)",
+                aws.cloud.endpoint(),
+            ));
+        }
+        Err(e) => return Err(report(e)),
+    };
+    if args.json {
+        let mut value = serde_json::to_value(&report).expect("a drift report serializes");
+        value["deployed"] = serde_json::json!(true);
+        outln!(
+            "{}",
+            serde_json::to_string_pretty(&value).expect("a JSON value serializes")
+        );
+    } else {
+        if let Some(reason) = &report.incomplete {
+            eprintln!(
+                "warning: drift detection of {stack} ended in DETECTION_FAILED ({reason}); what it checked is shown"
+            );
+        }
+        if !report.not_checked.is_empty() {
+            eprintln!(
+                "note: CloudFormation did not check {}: {}",
+                plural(report.not_checked.len(), "resource"),
+                report.not_checked.join(", ")
+            );
+        }
+        let drifted = report.drift.len() + report.published.len();
+        if drifted == 0 {
+            outln!(
+                "No drift: {} of the stateful stack {stack} of stage {} {} as the last deploy left {} (CloudFormation drift detection).",
+                plural(report.checked, "resource"),
+                g.stage,
+                if report.checked == 1 { "is" } else { "are" },
+                if report.checked == 1 { "it" } else { "them" },
+            );
+        } else {
+            out!(
+                "Stateful stack {stack} of stage {}:\n\n{}\n",
+                g.stage,
+                text::drift(&report)
+            );
+            outln!(
+                "{drifted} of {} drifted (CloudFormation drift detection). A deploy does not put them back: CloudFormation changes only what the template changes. Put them back by hand; CloudFormation's own view:\n      aws cloudformation describe-stack-resource-drifts --stack-name {stack} --stack-resource-drift-status-filters MODIFIED DELETED",
+                plural(report.checked, "resource"),
+            );
+        }
+    }
+    Ok(if args.detailed_exitcode && report.has_drift() {
+        ExitCode::from(CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

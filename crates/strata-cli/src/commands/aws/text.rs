@@ -1,11 +1,15 @@
-//! How an aws deploy reads to people: one line per progress note, and each
-//! stack's change set with CloudFormation's verdict next to Strata's.
+//! How an aws deploy reads to people: one line per progress note, each
+//! stack's change set with CloudFormation's verdict next to Strata's, and
+//! what `drift` and `outputs` read back, in the local stages' forms.
 #![cfg_attr(not(feature = "aws"), allow(dead_code))]
 
 use std::fmt::Write as _;
 
 use strata_aws::deploy::changes::Row;
-use strata_aws::deploy::{Failure, Note, Source, StackPlan};
+use strata_aws::deploy::{DriftReport, Failure, Note, Output, Source, StackPlan};
+use strata_engine::drift::Drift;
+
+use crate::commands::plan_text;
 
 /// The sign of a row, as in the local plan: `+`, `~`, `-/+`, `-`.
 fn sign(row: &Row) -> &'static str {
@@ -146,6 +150,55 @@ pub fn failures(failures: &[Failure]) -> String {
     out
 }
 
+/// What drifted, as the local `strata drift` shows it: data resources first,
+/// then the published outputs that were edited or deleted.
+pub fn drift(r: &DriftReport) -> String {
+    let mut out = plan_text::drift(&r.drift);
+    for p in &r.published {
+        let attr = p.parameter.rsplit('/').next().unwrap_or_default();
+        if p.exists {
+            // The same lines as a changed resource, named by the parameter.
+            out.push_str(&plan_text::drift(&[Drift::Changed {
+                address: p.address.clone(),
+                physical_id: p.parameter.clone(),
+                changes: p.changes.clone(),
+            }]));
+        } else {
+            let _ = writeln!(
+                out,
+                "  - {}: its published {attr} ({}) was deleted outside Strata; the stateless stack can no longer be deployed until it exists again",
+                p.address, p.parameter
+            );
+        }
+    }
+    out
+}
+
+/// The published outputs, as the local `strata outputs` shows them.
+pub fn outputs(outputs: &[Output]) -> String {
+    let mut out = String::new();
+    let mut last = None;
+    for o in outputs {
+        if last != Some(&o.address) {
+            let _ = writeln!(out, "{}", o.address);
+            last = Some(&o.address);
+        }
+        match &o.value {
+            Some(value) => {
+                let _ = writeln!(out, "  {:<11} {value}   ({})", o.attr, o.parameter);
+            }
+            None => {
+                let _ = writeln!(
+                    out,
+                    "  {:<11} (CloudFormation does not report it: `aws ssm get-parameter --name {} --query Parameter.Value`)",
+                    o.attr, o.parameter
+                );
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use strata_aws::deploy::Role;
@@ -182,6 +235,80 @@ mod tests {
             plan(&p),
             "orders-prod-stateful (stateful stack, update): 1 change\n  \
              -/+ table/Orders (TableOrders)  AWS::DynamoDB::Table  CloudFormation: no replacement verdict; Strata: replace (KeySchema)\n"
+        );
+    }
+
+    #[test]
+    fn outputs_read_like_the_local_ones_and_an_unknown_value_says_how_to_read_it() {
+        let table: strata_model::Address = "table/Orders".parse().expect("address");
+        let output = |attr: &str, value: Option<&str>| Output {
+            address: table.clone(),
+            attr: attr.into(),
+            parameter: format!("/strata/orders/prod/Orders/{attr}"),
+            value: value.map(str::to_owned),
+        };
+        assert_eq!(
+            outputs(&[
+                output("name", Some("orders-prod-Orders")),
+                output("stream_arn", None)
+            ]),
+            "table/Orders\n  \
+             name        orders-prod-Orders   (/strata/orders/prod/Orders/name)\n  \
+             stream_arn  (CloudFormation does not report it: `aws ssm get-parameter --name /strata/orders/prod/Orders/stream_arn --query Parameter.Value`)\n"
+        );
+    }
+
+    #[test]
+    fn drift_shows_data_resources_then_published_outputs() {
+        use strata_aws::deploy::PublishedDrift;
+        use strata_engine::plan::PropertyChange;
+
+        let table: strata_model::Address = "table/Orders".parse().expect("address");
+        let change = |property: &str, before: &str, after: &str| PropertyChange {
+            property: property.into(),
+            before: Some(before.into()),
+            after: Some(after.into()),
+            forces_replacement: false,
+        };
+        let report = DriftReport {
+            stack: "orders-prod-stateful".into(),
+            checked: 17,
+            drift: vec![
+                Drift::Changed {
+                    address: table.clone(),
+                    physical_id: "orders-prod-Orders".into(),
+                    changes: vec![change("BillingMode", "PAY_PER_REQUEST", "PROVISIONED")],
+                },
+                Drift::Vanished {
+                    address: "queue/OrderEvents".parse().expect("address"),
+                    physical_id: "https://sqs/orders-prod-OrderEvents".into(),
+                },
+            ],
+            published: vec![
+                PublishedDrift {
+                    address: table.clone(),
+                    parameter: "/strata/orders/prod/Orders/arn".into(),
+                    exists: false,
+                    changes: vec![],
+                },
+                PublishedDrift {
+                    address: table,
+                    parameter: "/strata/orders/prod/Orders/name".into(),
+                    exists: true,
+                    changes: vec![change("Value", "orders-prod-Orders", "other")],
+                },
+            ],
+            not_checked: vec![],
+            incomplete: None,
+        };
+        assert_eq!(
+            drift(&report),
+            "  ~ table/Orders (orders-prod-Orders) was changed outside Strata\n      \
+             BillingMode: PAY_PER_REQUEST -> PROVISIONED\n  \
+             - queue/OrderEvents (https://sqs/orders-prod-OrderEvents) no longer exists: it was deleted outside Strata, with its data\n  \
+             - table/Orders: its published arn (/strata/orders/prod/Orders/arn) was deleted outside Strata; the stateless stack can no longer be deployed until it exists again\n  \
+             ~ table/Orders (/strata/orders/prod/Orders/name) was changed outside Strata\n      \
+             Value: orders-prod-Orders -> other\n"
         );
     }
 }
