@@ -26,6 +26,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
+use axum::serve::ListenerExt;
 use bytes::Bytes;
 use http_body_util::{BodyExt, Limited};
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -156,6 +157,11 @@ impl Worker {
             .with_state(shared.clone());
         let server = tokio::spawn(async move {
             // Ends only when the worker is dropped (the task is aborted).
+            // No Nagle delay: a response body written after its headers
+            // would otherwise wait for the worker's delayed ACK.
+            let listener = listener.tap_io(|tcp| {
+                let _ = tcp.set_nodelay(true);
+            });
             let _ = axum::serve(listener, router).await;
         });
 

@@ -13,6 +13,7 @@ use axum::body::Body;
 use axum::extract::{ConnectInfo, Request, State};
 use axum::http::{HeaderName, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::serve::ListenerExt;
 use bytes::BytesMut;
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
@@ -71,8 +72,12 @@ impl GatewayServer {
         let router = Router::new()
             .fallback(handle)
             .with_state((self.gateway, self.local_addr.port()));
+        // No Nagle delay, for the same reason as the endpoint's.
+        let listener = self.listener.tap_io(|tcp| {
+            let _ = tcp.set_nodelay(true);
+        });
         axum::serve(
-            self.listener,
+            listener,
             router.into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
