@@ -5,7 +5,13 @@ checked through `strata serve` and boto3 between deploys."""
 import json
 import os
 import pathlib
+import re
 import shutil
+import signal
+import subprocess
+import time
+
+from strata_server import strata_bin
 
 
 ORDERS = "  tables:\n    Orders: {{ partition_key: pk:S, sort_key: {sort} }}\n"
@@ -267,3 +273,67 @@ def test_examples_orders_deploys_its_stateful_stack_locally(tmp_path, service_at
         assert json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] == 5
         table = server.client().describe_table(TableName="orders-dev-Orders")["Table"]
         assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["ByCustomer"]
+
+
+def _kill_deploy_after(service, done_ops):
+    """Start `strata deploy --yes` and kill -9 it once its journal records
+    `done_ops` finished operations. Returns how many it had finished."""
+    journal = service.state / "stateful.journal.json"
+    proc = subprocess.Popen(
+        [strata_bin(), "--dir", str(service.dir), "deploy", "--yes"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 120
+    finished = 0
+    try:
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                entries = json.loads(journal.read_text())["entries"]
+            except (OSError, ValueError, KeyError):
+                time.sleep(0.001)
+                continue
+            finished = sum(1 for e in entries if e["status"] == "done")
+            if finished >= done_ops:
+                os.kill(proc.pid, signal.SIGKILL)
+                break
+            time.sleep(0.001)
+    finally:
+        proc.wait(timeout=30)
+    assert proc.returncode == -signal.SIGKILL, "the deploy ended before it could be killed"
+    return finished
+
+
+def test_deploy_killed_at_several_points_is_reconciled_by_the_next_run(service):
+    queues = "".join(f"    Q{i}: {{}}\n" for i in range(40))
+    tables = "".join(f"    T{i}: {{ partition_key: pk:S }}\n" for i in range(20))
+    service.manifest(f"  queues:\n{queues}  tables:\n{tables}")
+    for point in (0, 7, 33):
+        finished = _kill_deploy_after(service, point)
+        assert (service.state / "stateful.lock").exists(), "a killed run leaves its lock"
+        assert (service.state / "stateful.journal.json").exists(), "and its journal"
+        plan = service.run("plan", "--detailed-exitcode")
+        assert plan.returncode == 2, plan.stdout + plan.stderr
+        assert "took over the stateful lock left by `strata deploy`" in plan.stderr
+        creates = plan.stdout.count(" will be created")
+        assert creates <= 60 - finished, "a finished create is planned again"
+        # Every operation the journal left pending is settled: named when it
+        # had happened, counted when it had not begun.
+        named = plan.stderr.count("reconciled: an interrupted create of ")
+        counted = re.search(r"reconciled: (\d+) operations? of the interrupted run had not begun", plan.stderr)
+        assert named + (int(counted.group(1)) if counted else 0) == 60 - finished, plan.stderr
+        # Undo the creations so the next kill point starts from nothing
+        # again, except on the last round, which is finished by a deploy.
+        if point != 33:
+            service.ok("destroy", "--stack", "stateful", "--allow-destroy", "all", "--yes")
+    done = service.ok("deploy", "--yes")
+    assert "took over" not in done.stderr, "the plan already released the lock"
+    assert service.run("plan", "--detailed-exitcode").returncode == 0
+    assert not (service.state / "stateful.journal.json").exists()
+    resources = state(service)["resources"]
+    assert len(resources) == 60
+    with service.serve() as server:
+        urls = server.client(service="sqs").list_queues(MaxResults=1000)["QueueUrls"]
+        assert len(urls) == 40
+        tables_live = server.client().list_tables()["TableNames"]
+        assert len(tables_live) == 20

@@ -18,6 +18,8 @@ use strata_engine::provider::DataAtRisk;
 use strata_engine::state::LockInfo;
 use strata_model::ResourceKind;
 
+use crate::report::plural;
+
 const MASK: &str = "(sensitive)";
 
 /// The whole plan, ending with its summary line.
@@ -253,7 +255,20 @@ pub fn preamble(stale: Option<&LockInfo>, reconciled: &[Reconciled]) -> String {
              run was interrupted"
         );
     }
+    // The journal lists every operation of the run up front, so a run
+    // killed early leaves many that never began: those are counted, and
+    // only the ones whose outcome matters are named.
+    let mut not_begun = 0;
     for r in reconciled {
+        let began = match r.action {
+            Action::Create => r.exists,
+            Action::Delete => !r.exists,
+            _ => true,
+        };
+        if !began {
+            not_begun += 1;
+            continue;
+        }
         let _ = writeln!(
             out,
             "reconciled: an interrupted {} of {} was settled from what exists ({})",
@@ -264,6 +279,13 @@ pub fn preamble(stale: Option<&LockInfo>, reconciled: &[Reconciled]) -> String {
             } else {
                 "the resource does not exist"
             }
+        );
+    }
+    if not_begun > 0 {
+        let _ = writeln!(
+            out,
+            "reconciled: {} of the interrupted run had not begun and are part of this plan again",
+            plural(not_begun, "operation")
         );
     }
     out
