@@ -21,9 +21,25 @@
 //! `queue`), never copies or drops it. Every change happens in a transaction
 //! that commits before the caller answers.
 //!
-//! FIFO ordering: messages are delivered in row-id (send) order, and a
-//! message group with any message in flight is skipped entirely, so a group
-//! is processed strictly one batch at a time, in order.
+//! FIFO ordering: within a message group, messages are delivered in row-id
+//! (send) order, and a group with any message in flight is skipped entirely,
+//! so a group is processed strictly one batch at a time, in order.
+//!
+//! Cost of a receive: it must not grow with the queue's depth. Candidates are
+//! read from the index `messages_by_queue (queue, visible_ms, seq)` in that
+//! order, a page at a time, so a receive visits the messages it returns plus
+//! a bounded page, never every visible message; bodies are read only for the
+//! rows chosen (`UPDATE ... RETURNING`). Visible order is "became receivable
+//! first": for a never-received message without delay that is send order,
+//! and a message back from a visibility timeout queues behind those that
+//! became visible before it (standard queues promise no order). A FIFO queue
+//! uses the same scan only to pick groups; each chosen group is then read in
+//! `seq` order through `messages_by_group`, and whether it has a message in
+//! flight is one range probe on `messages_by_group_visibility`. What a FIFO
+//! receive may still step over are visible messages of groups that are
+//! blocked, which is the group's own backlog, not the queue's. Retention is
+//! a range delete on `messages_by_sent`, the deduplication window one on
+//! `dedup_by_expiry`.
 
 use std::collections::HashSet;
 
@@ -68,6 +84,15 @@ CREATE TABLE IF NOT EXISTS dedup (
     expires_ms INTEGER NOT NULL,
     PRIMARY KEY (queue, key)
 );
+-- Added after the first release: indexes only, created by this same
+-- idempotent script on an existing file, so no data moves (see
+-- `an_existing_database_gets_the_new_indexes`).
+CREATE INDEX IF NOT EXISTS messages_by_sent ON messages(queue, sent_ms);
+CREATE INDEX IF NOT EXISTS messages_by_group ON messages(queue, group_id, seq)
+    WHERE group_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS messages_by_group_visibility ON messages(queue, group_id, visible_ms)
+    WHERE group_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS dedup_by_expiry ON dedup(queue, expires_ms);
 ";
 
 /// FIFO deduplication window: five minutes, as in SQS.
@@ -218,15 +243,16 @@ pub fn queue_names(conn: &Connection) -> Result<Vec<String>, SqsError> {
     Ok(names)
 }
 
+const EXPIRE: &str = "DELETE FROM messages WHERE queue = ?1 AND sent_ms <= ?2";
+
 /// Drop messages older than the retention period. Called before anything
 /// reads a queue's messages, so an expired message is never delivered or
-/// counted even though nothing deletes it on a timer.
+/// counted even though nothing deletes it on a timer. A range on
+/// `messages_by_sent`: it costs the rows it deletes, not the queue's depth.
 pub fn expire(conn: &Connection, queue: &Queue, now: i64) -> Result<(), SqsError> {
     let cutoff = now - queue.settings().retention_s * 1000;
-    conn.execute(
-        "DELETE FROM messages WHERE queue = ?1 AND sent_ms <= ?2",
-        params![queue.name, cutoff],
-    )?;
+    conn.prepare_cached(EXPIRE)?
+        .execute(params![queue.name, cutoff])?;
     Ok(())
 }
 
@@ -266,6 +292,8 @@ fn sequence_number(seq: i64) -> String {
     format!("{seq:020}")
 }
 
+const DEDUP_EXPIRE: &str = "DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2";
+
 /// Enqueue one message. For a FIFO queue, a deduplication id seen in the
 /// last five minutes returns the earlier message's id and enqueues nothing:
 /// that is what makes a retried send exactly-once.
@@ -279,10 +307,8 @@ pub fn send(conn: &Connection, queue: &Queue, msg: NewMessage, now: i64) -> Resu
         (None, _) => None,
     };
     if let Some(key) = &dedup_key {
-        conn.execute(
-            "DELETE FROM dedup WHERE queue = ?1 AND expires_ms <= ?2",
-            params![queue.name, now],
-        )?;
+        conn.prepare_cached(DEDUP_EXPIRE)?
+            .execute(params![queue.name, now])?;
         let seen: Option<(String, i64)> = conn
             .query_row(
                 "SELECT message_id, seq FROM dedup WHERE queue = ?1 AND key = ?2",
@@ -374,101 +400,188 @@ pub fn receive(
         Some(r) if get_queue(&tx, &r.target_queue)?.is_some() => Some(r),
         _ => None,
     };
-    // FIFO: groups with a message in flight deliver nothing until it is
-    // deleted or its visibility runs out, which is what keeps a group in order.
-    let mut blocked: HashSet<String> = HashSet::new();
-    if settings.fifo {
-        let mut stmt = tx.prepare(
-            "SELECT DISTINCT group_id FROM messages
-             WHERE queue = ?1 AND receipt IS NOT NULL AND visible_ms > ?2 AND group_id IS NOT NULL",
-        )?;
-        for group in stmt.query_map(params![queue.name, now], |r| r.get::<_, String>(0))? {
-            blocked.insert(group?);
-        }
-    }
-    type Row = (
-        i64,
-        String,
-        String,
-        String,
-        i64,
-        i64,
-        Option<i64>,
-        Option<String>,
-        Option<String>,
-        String,
-    );
-    let candidates: Vec<Row> = {
-        let mut stmt = tx.prepare(
-            "SELECT seq, id, body, attributes, sent_ms, receive_count, first_receive_ms, group_id, dedup_id, sender
-             FROM messages WHERE queue = ?1 AND visible_ms <= ?2 ORDER BY seq",
-        )?;
-        let rows = stmt.query_map(params![queue.name, now], |r| {
-            Ok((
-                r.get(0)?,
-                r.get(1)?,
-                r.get(2)?,
-                r.get(3)?,
-                r.get(4)?,
-                r.get(5)?,
-                r.get(6)?,
-                r.get(7)?,
-                r.get(8)?,
-                r.get(9)?,
-            ))
-        })?;
-        rows.collect::<Result<_, _>>()?
+    let mut pick = Pick {
+        tx: &tx,
+        queue,
+        max,
+        hidden_until: now + visibility_s * 1000,
+        now,
+        redrive: redrive.as_ref(),
+        outcome: ReceiveOutcome::default(),
     };
-    let mut outcome = ReceiveOutcome::default();
-    for (seq, id, body, attrs, sent_ms, count, first, group, dedup, sender) in candidates {
-        if outcome.messages.len() >= max {
+    // Rows this receive has already handled. A message delivered with a
+    // visibility timeout of 0 (or moved into this very queue) gets a new key
+    // at `now`, which the scan below can meet again; it must not be taken
+    // twice. (A FIFO group is read once per receive, in `seq` order, so the
+    // group set below does the same for FIFO queues.)
+    let mut handled: HashSet<i64> = HashSet::new();
+    // FIFO: groups already looked at in this receive (delivered from, or
+    // found blocked): later candidates of theirs are skipped.
+    let mut groups: HashSet<String> = HashSet::new();
+    let mut after = (i64::MIN, i64::MIN);
+    'scan: while !pick.full() {
+        // A page of candidates in `(visible_ms, seq)` order after the cursor:
+        // index entries plus their row's group, no bodies.
+        let page = CANDIDATE_PAGE.max(max);
+        let candidates: Vec<(i64, i64, i64, Option<String>)> = {
+            let mut stmt = tx.prepare_cached(CANDIDATES)?;
+            let rows = stmt.query_map(
+                params![queue.name, now, after.0, after.1, page as i64],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+            )?;
+            rows.collect::<Result<_, _>>()?
+        };
+        let exhausted = candidates.len() < page;
+        for (visible_ms, seq, count, group) in candidates {
+            after = (visible_ms, seq);
+            if pick.full() {
+                break 'scan;
+            }
+            match group {
+                Some(group) if settings.fifo => {
+                    if !groups.insert(group.clone()) || group_in_flight(&tx, queue, &group, now)? {
+                        continue;
+                    }
+                    // The group's visible messages from its oldest, in send
+                    // order; the candidate is one of them.
+                    pick.group(&group)?;
+                }
+                _ => {
+                    if handled.insert(seq) {
+                        pick.one(seq, count)?;
+                    }
+                }
+            }
+        }
+        if exhausted {
             break;
         }
-        if let Some(group) = &group
-            && blocked.contains(group)
-        {
-            continue;
+    }
+    let outcome = pick.outcome;
+    tx.commit()?;
+    Ok(outcome)
+}
+
+const CANDIDATES: &str = "SELECT visible_ms, seq, receive_count, group_id FROM messages
+     WHERE queue = ?1 AND visible_ms <= ?2 AND (visible_ms, seq) > (?3, ?4)
+     ORDER BY visible_ms, seq LIMIT ?5";
+
+const GROUP_MEMBERS: &str = "SELECT seq, receive_count FROM messages
+     WHERE queue = ?1 AND group_id = ?2 AND seq > ?3 AND visible_ms <= ?4
+     ORDER BY seq LIMIT ?5";
+
+const GROUP_IN_FLIGHT: &str = "SELECT EXISTS (SELECT 1 FROM messages
+     WHERE queue = ?1 AND group_id = ?2 AND visible_ms > ?3 AND receipt IS NOT NULL)";
+
+/// Candidates read per query: a receive takes at most 10, and a page a bit
+/// larger absorbs the rows it skips (redriven, blocked groups) in one go.
+const CANDIDATE_PAGE: usize = 32;
+
+/// Whether `group` has a message in flight (received, timeout not run out).
+/// A range on `messages_by_group_visibility`: it visits the group's hidden
+/// messages only.
+fn group_in_flight(
+    tx: &Connection,
+    queue: &Queue,
+    group: &str,
+    now: i64,
+) -> Result<bool, SqsError> {
+    let mut stmt = tx.prepare_cached(GROUP_IN_FLIGHT)?;
+    Ok(stmt.query_row(params![queue.name, group, now], |r| r.get(0))?)
+}
+
+/// The state of one receive while it chooses messages.
+struct Pick<'a> {
+    tx: &'a Connection,
+    queue: &'a Queue,
+    max: usize,
+    hidden_until: i64,
+    now: i64,
+    redrive: Option<&'a super::attributes::Redrive>,
+    outcome: ReceiveOutcome,
+}
+
+impl Pick<'_> {
+    fn full(&self) -> bool {
+        self.outcome.messages.len() >= self.max
+    }
+
+    /// Deliver the visible messages of a FIFO group that has none in flight,
+    /// oldest first, until the receive is full. Delayed ones are stepped over,
+    /// as before: a delay does not block its group.
+    fn group(&mut self, group: &str) -> Result<(), SqsError> {
+        let mut after = i64::MIN;
+        while !self.full() {
+            let page = CANDIDATE_PAGE.max(self.max);
+            let members: Vec<(i64, i64)> = {
+                let mut stmt = self.tx.prepare_cached(GROUP_MEMBERS)?;
+                let rows = stmt.query_map(
+                    params![self.queue.name, group, after, self.now, page as i64],
+                    |r| Ok((r.get(0)?, r.get(1)?)),
+                )?;
+                rows.collect::<Result<_, _>>()?
+            };
+            let exhausted = members.len() < page;
+            for (seq, count) in members {
+                after = seq;
+                if self.full() {
+                    return Ok(());
+                }
+                self.one(seq, count)?;
+            }
+            if exhausted {
+                break;
+            }
         }
-        if let Some(r) = &redrive
+        Ok(())
+    }
+
+    /// Deliver one visible message, or move it to the dead-letter queue if it
+    /// has been received `maxReceiveCount` times already.
+    fn one(&mut self, seq: i64, count: i64) -> Result<(), SqsError> {
+        if let Some(r) = self.redrive
             && count >= r.max_receive_count
         {
             // Received maxReceiveCount times already and not deleted: move it,
             // as fresh, to the dead-letter queue instead of delivering it again.
-            tx.execute(
-                "UPDATE messages SET queue = ?2, receipt = NULL, receive_count = 0,
-                 first_receive_ms = NULL, visible_ms = ?3 WHERE seq = ?1",
-                params![seq, r.target_queue, now],
-            )?;
-            if !outcome.redriven_to.contains(&r.target_queue) {
-                outcome.redriven_to.push(r.target_queue.clone());
-            }
             // In a FIFO queue the group's later messages wait behind it no
             // longer; they stay in order behind each other.
-            continue;
+            self.tx.execute(
+                "UPDATE messages SET queue = ?2, receipt = NULL, receive_count = 0,
+                 first_receive_ms = NULL, visible_ms = ?3 WHERE seq = ?1",
+                params![seq, r.target_queue, self.now],
+            )?;
+            if !self.outcome.redriven_to.contains(&r.target_queue) {
+                self.outcome.redriven_to.push(r.target_queue.clone());
+            }
+            return Ok(());
         }
         let token = random_hex(8);
-        let first_receive_ms = first.unwrap_or(now);
-        tx.execute(
+        // The body and the rest are read here, for the chosen row only.
+        let mut stmt = self.tx.prepare_cached(
             "UPDATE messages SET receipt = ?2, visible_ms = ?3, receive_count = receive_count + 1,
-             first_receive_ms = ?4 WHERE seq = ?1",
-            params![seq, token, now + visibility_s * 1000, first_receive_ms],
+             first_receive_ms = COALESCE(first_receive_ms, ?4) WHERE seq = ?1
+             RETURNING id, body, attributes, sent_ms, receive_count, first_receive_ms,
+                       group_id, dedup_id, sender",
         )?;
-        outcome.messages.push(Received {
-            receipt_handle: receipt_handle(&queue.name, seq, &token),
-            id,
-            body,
-            attributes: message::attributes_from_stored(&attrs),
-            sent_ms,
-            receive_count: count + 1,
-            first_receive_ms,
-            group_id: group,
-            dedup_id: dedup,
-            sequence_number: sequence_number(seq),
-            sender,
-        });
+        let received = stmt.query_row(params![seq, token, self.hidden_until, self.now], |r| {
+            Ok(Received {
+                receipt_handle: receipt_handle(&self.queue.name, seq, &token),
+                id: r.get(0)?,
+                body: r.get(1)?,
+                attributes: message::attributes_from_stored(&r.get::<_, String>(2)?),
+                sent_ms: r.get(3)?,
+                receive_count: r.get(4)?,
+                first_receive_ms: r.get(5)?,
+                group_id: r.get(6)?,
+                dedup_id: r.get(7)?,
+                sequence_number: sequence_number(seq),
+                sender: r.get(8)?,
+            })
+        })?;
+        self.outcome.messages.push(received);
+        Ok(())
     }
-    tx.commit()?;
-    Ok(outcome)
 }
 
 /// When the next message of `queue` becomes receivable (a delay or a
@@ -675,5 +788,208 @@ mod tests {
             change_visibility(&c, "q", handle, 0, 31_000),
             Err(SqsError::MessageNotInflight)
         ));
+    }
+
+    /// Receive everything with `max` per call, deleting each batch after it
+    /// arrived when `delete` is set; returns the bodies in delivery order.
+    fn drain(c: &mut Connection, q: &Queue, max: usize, delete_each: bool) -> Vec<String> {
+        let mut got = Vec::new();
+        loop {
+            let r = receive(c, q, max, 3_600, 1_000).expect("receive");
+            if r.messages.is_empty() {
+                return got;
+            }
+            for m in &r.messages {
+                got.push(m.body.clone());
+                if delete_each {
+                    delete(c, &q.name, &m.receipt_handle).expect("delete");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn a_deep_standard_queue_delivers_every_message_once_in_send_order() {
+        let mut c = db();
+        let q = queue(&c, "deep", &[]);
+        for i in 0..10_000 {
+            send(&c, &q, msg(&format!("{i}"), None, None), 1_000).expect("send");
+        }
+        let got = drain(&mut c, &q, 10, false);
+        let expected: Vec<String> = (0..10_000).map(|i| i.to_string()).collect();
+        assert_eq!(got, expected);
+        assert_eq!(counts(&c, "deep", 1_000).expect("counts"), (0, 10_000, 0));
+    }
+
+    #[test]
+    fn a_deep_fifo_queue_delivers_every_message_once_in_group_order() {
+        let mut c = db();
+        let q = queue(&c, "deep.fifo", &[("ContentBasedDeduplication", "true")]);
+        let groups = ["a", "b", "c", "d", "e", "f", "g"];
+        for i in 0..10_000 {
+            let group = groups[i % groups.len()];
+            send(
+                &c,
+                &q,
+                msg(&format!("{group}:{i}"), Some(group), None),
+                1_000,
+            )
+            .expect("send");
+        }
+        // Nothing deleted: each group gives one batch, then is blocked.
+        let blocked = drain(&mut c, &q, 10, false);
+        assert_eq!(blocked.len(), 10 * groups.len());
+        purge(&c, "deep.fifo").expect("purge");
+        for i in 0..10_000 {
+            let group = groups[i % groups.len()];
+            send(
+                &c,
+                &q,
+                msg(&format!("{group}:{i}"), Some(group), None),
+                1_000,
+            )
+            .expect("send");
+        }
+        let got = drain(&mut c, &q, 10, true);
+        assert_eq!(got.len(), 10_000);
+        let mut seen = HashSet::new();
+        let mut last: std::collections::HashMap<&str, usize> = Default::default();
+        for body in &got {
+            assert!(seen.insert(body.clone()), "{body} delivered twice");
+            let (group, n) = body.split_once(':').expect("group:n");
+            let n: usize = n.parse().expect("number");
+            if let Some(before) = last.insert(group, n) {
+                assert!(before < n, "group {group}: {n} after {before}");
+            }
+        }
+    }
+
+    #[test]
+    fn one_large_blocked_fifo_group_does_not_hide_the_others() {
+        let mut c = db();
+        let q = queue(&c, "one.fifo", &[("ContentBasedDeduplication", "true")]);
+        for i in 0..5_000 {
+            send(&c, &q, msg(&format!("big{i}"), Some("big"), None), 1_000).expect("send");
+        }
+        send(&c, &q, msg("small", Some("small"), None), 1_000).expect("send");
+        let first = receive(&mut c, &q, 10, 3_600, 1_000).expect("r1");
+        assert_eq!(first.messages.len(), 10);
+        assert_eq!(first.messages[0].body, "big0");
+        assert_eq!(
+            bodies(&receive(&mut c, &q, 10, 3_600, 1_000).expect("r2")),
+            ["small"]
+        );
+    }
+
+    #[test]
+    fn a_zero_visibility_timeout_never_returns_a_message_twice_in_one_receive() {
+        let mut c = db();
+        let q = queue(&c, "q", &[]);
+        let f = queue(&c, "f.fifo", &[("ContentBasedDeduplication", "true")]);
+        for body in ["a", "b", "c"] {
+            send(&c, &q, msg(body, None, None), 0).expect("send");
+            send(&c, &f, msg(body, Some("g"), None), 0).expect("send");
+        }
+        assert_eq!(
+            bodies(&receive(&mut c, &q, 10, 0, 0).expect("r")),
+            ["a", "b", "c"]
+        );
+        assert_eq!(
+            bodies(&receive(&mut c, &f, 10, 0, 0).expect("r")),
+            ["a", "b", "c"]
+        );
+    }
+
+    #[test]
+    fn a_message_back_from_its_timeout_keeps_its_fifo_place() {
+        let mut c = db();
+        let q = queue(&c, "f.fifo", &[("ContentBasedDeduplication", "true")]);
+        send(&c, &q, msg("1", Some("g"), None), 0).expect("send");
+        send(&c, &q, msg("2", Some("g"), None), 0).expect("send");
+        assert_eq!(bodies(&receive(&mut c, &q, 1, 1, 0).expect("r1")), ["1"]);
+        // "2" has been visible longer than "1", yet "1" comes first.
+        assert_eq!(
+            bodies(&receive(&mut c, &q, 10, 30, 1_000).expect("r2")),
+            ["1", "2"]
+        );
+    }
+
+    #[test]
+    fn receive_queries_use_indexes_not_scans_or_sorts() {
+        let c = db();
+        let cases: [(&str, &[&dyn rusqlite::ToSql]); 5] = [
+            (CANDIDATES, params!["q", 0, 0, 0, 10]),
+            (GROUP_MEMBERS, params!["q", "g", 0, 0, 10]),
+            (GROUP_IN_FLIGHT, params!["q", "g", 0]),
+            (EXPIRE, params!["q", 0]),
+            (DEDUP_EXPIRE, params!["q", 0]),
+        ];
+        for (sql, args) in cases {
+            let mut stmt = c
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .expect("plan");
+            let plan: Vec<String> = stmt
+                .query_map(args, |r| r.get(3))
+                .expect("query plan")
+                .collect::<Result<_, _>>()
+                .expect("rows");
+            let plan = plan.join("; ");
+            assert!(plan.contains("USING"), "{sql}: {plan}");
+            assert!(!plan.contains("TEMP B-TREE"), "{sql}: {plan}");
+            assert!(
+                !plan.contains("SCAN messages") && !plan.contains("SCAN dedup"),
+                "{sql}: {plan}"
+            );
+        }
+    }
+
+    /// The schema as the first release wrote it, before the indexes that
+    /// keep a receive independent of depth.
+    const FIRST_SCHEMA: &str = "
+        CREATE TABLE queues (name TEXT PRIMARY KEY, attributes TEXT NOT NULL, tags TEXT NOT NULL,
+            created_s INTEGER NOT NULL, modified_s INTEGER NOT NULL);
+        CREATE TABLE messages (seq INTEGER PRIMARY KEY AUTOINCREMENT, queue TEXT NOT NULL,
+            id TEXT NOT NULL, body TEXT NOT NULL, attributes TEXT NOT NULL, sent_ms INTEGER NOT NULL,
+            visible_ms INTEGER NOT NULL, receive_count INTEGER NOT NULL DEFAULT 0,
+            first_receive_ms INTEGER, receipt TEXT, group_id TEXT, dedup_id TEXT,
+            sender TEXT NOT NULL);
+        CREATE INDEX messages_by_queue ON messages(queue, visible_ms, seq);
+        CREATE TABLE dedup (queue TEXT NOT NULL, key TEXT NOT NULL, message_id TEXT NOT NULL,
+            seq INTEGER NOT NULL, expires_ms INTEGER NOT NULL, PRIMARY KEY (queue, key));
+    ";
+
+    #[test]
+    fn an_existing_database_gets_the_new_indexes() {
+        let tmp = tempfile::tempdir().expect("tempdir");
+        let path = tmp.path().join("sqs.sqlite");
+        {
+            let old = Connection::open(&path).expect("open old");
+            old.execute_batch(FIRST_SCHEMA).expect("old schema");
+            let q = queue(&old, "f.fifo", &[("ContentBasedDeduplication", "true")]);
+            send(&old, &q, msg("kept", Some("g"), None), 0).expect("send");
+        }
+        let db =
+            crate::sqlite::Db::open_path(&path, crate::durability::Durability::Process, SCHEMA)
+                .expect("open with the current schema");
+        db.run_blocking(|c, _| {
+            let indexes: Vec<String> = c
+                .prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND name NOT LIKE 'sqlite_%' ORDER BY name")?
+                .query_map([], |r| r.get(0))?
+                .collect::<Result<_, _>>()?;
+            assert_eq!(
+                indexes,
+                [
+                    "dedup_by_expiry",
+                    "messages_by_group",
+                    "messages_by_group_visibility",
+                    "messages_by_queue",
+                    "messages_by_sent"
+                ]
+            );
+            let q = require_queue(c, "f.fifo").expect("queue");
+            assert_eq!(bodies(&receive(c, &q, 10, 30, 1).expect("receive")), ["kept"]);
+            Ok::<_, rusqlite::Error>(())
+        })
+        .expect("old data readable");
     }
 }
