@@ -32,7 +32,9 @@ pub struct Output {
     pub attr: String,
     /// The SSM parameter it is published as.
     pub parameter: String,
-    /// `None` when CloudFormation does not tell it (see the module comment).
+    /// `None` when CloudFormation does not tell it: a stream ARN no function
+    /// reads (see the module comment), or an output of a resource the stack
+    /// lists as deleted.
     pub value: Option<String>,
 }
 
@@ -65,6 +67,9 @@ pub async fn outputs<C: Cloud>(
         .await
         .map_err(ctx(format!("listing the resources of {stack}")))?
         .into_iter()
+        // A creation that rolled back lists its resources as deleted; their
+        // old names are no value anyone can use.
+        .filter(|r| r.status != "DELETE_COMPLETE")
         .filter_map(|r| Some((r.logical_id, r.physical_id?)))
         .collect();
     let scope = Scope {

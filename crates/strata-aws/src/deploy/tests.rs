@@ -58,6 +58,8 @@ struct State {
     /// `ResolvedValue`s the stateless stack reports, by SSM name (AWS does,
     /// moto does not).
     resolved: BTreeMap<String, String>,
+    /// Logical ids ListStackResources shows as `DELETE_COMPLETE`.
+    deleted: BTreeSet<String>,
 }
 
 #[derive(Debug, Default)]
@@ -486,7 +488,12 @@ impl Cloud for FakeCloud {
                     .map(|(id, r)| StackResource {
                         physical_id: Some(physical_id_of(&id, &r)),
                         resource_type: r["Type"].as_str().unwrap_or_default().to_owned(),
-                        status: "CREATE_COMPLETE".into(),
+                        status: if s.deleted.contains(&id) {
+                            "DELETE_COMPLETE"
+                        } else {
+                            "CREATE_COMPLETE"
+                        }
+                        .into(),
                         logical_id: id,
                     })
                     .collect()
@@ -1404,6 +1411,18 @@ fn outputs_are_worked_out_from_the_deployed_template_and_its_resources() {
             "parameter/Email name /strata/shop/prod/Email/name",
         ]
     );
+}
+
+#[test]
+fn outputs_of_a_resource_cloudformation_deleted_are_unknown() {
+    let p = Project::new(MANIFEST);
+    let cloud = FakeCloud::default();
+    done(p.deploy(&cloud, &AllowDestroy::default()).0);
+    cloud.s.borrow_mut().deleted.insert("TableOrders".into());
+    let out = outputs_of(&cloud).expect("deployed");
+    assert_eq!(value_of(&out, "table/Orders", "name"), None);
+    assert_eq!(value_of(&out, "table/Orders", "arn"), None);
+    assert_eq!(value_of(&out, "queue/Jobs", "name"), Some("shop-prod-Jobs"));
 }
 
 #[test]
