@@ -136,7 +136,18 @@ impl FunctionPool {
         }
         let worker = match reused {
             Some(worker) => worker,
-            None => self.start_worker().await?,
+            None => {
+                // As on Lambda, the init phase (starting the runtime,
+                // importing the handler) has its own limit and does not eat
+                // into the invocation's timeout: a cold start on a busy
+                // machine must not time out a request that runs quickly.
+                let worker = self.start_worker().await?;
+                if let Err(e) = worker.ready().await {
+                    self.platform(&request_id, format!("INIT_REPORT Error: {e}"));
+                    return Err(e);
+                }
+                worker
+            }
         };
         let started = Instant::now();
         let deadline_ms = now_ms() + u64::try_from(self.spec.timeout.as_millis()).unwrap_or(0);
