@@ -14,7 +14,10 @@
 #
 # Environment: SECONDS_PER_STEP (10), CONNECTIONS (8), BIG_SIZE (8388608),
 # DEPTHS ("1000"), DEEP_DEPTH (10000, Strata only; 0 skips it),
-# DURABILITY (process), TARGETS ("strata moto"), PEERS (the peer kit,
+# DURABILITY (process), TARGETS ("strata moto"), STEPS ("s3 s3-big sqs": a
+# subset runs only those), STRATA_BIN (a strata binary to measure instead of
+# a release build of this tree, e.g. a copy kept from before a change),
+# PEERS (the peer kit,
 # /work/shared/peers), PEERS_WORK (its work folder, bench/storage/.work/peers),
 # MOTO_PORT (a free port), CARGO_TARGET_DIR.
 set -euo pipefail
@@ -23,7 +26,7 @@ repo="$(cd "$here/../.." && pwd)"
 # The command the report shows: how this run was started, with the lock that
 # keeps one benchmark at a time on a shared machine.
 command_line="flock /tmp/strata-bench.lock bench/storage/run.sh${*:+ $*} > bench/results/storage.md"
-for v in SECONDS_PER_STEP CONNECTIONS BIG_SIZE DEPTHS DEEP_DEPTH DURABILITY TARGETS; do
+for v in SECONDS_PER_STEP CONNECTIONS BIG_SIZE DEPTHS DEEP_DEPTH DURABILITY TARGETS STEPS STRATA_BIN; do
   if [[ -n "${!v:-}" ]]; then command_line="$v=\"${!v}\" $command_line"; fi
 done
 secs="${SECONDS_PER_STEP:-10}"
@@ -33,6 +36,7 @@ depths="${DEPTHS:-1000}"
 deep="${DEEP_DEPTH:-10000}"
 durability="${DURABILITY:-process}"
 targets="${TARGETS:-strata moto}"
+steps=" ${STEPS:-s3 s3-big sqs} "
 peers="${PEERS:-/work/shared/peers}"
 export PEERS_WORK="${PEERS_WORK:-$here/.work/peers}"
 target_dir="${CARGO_TARGET_DIR:-$repo/target}"
@@ -61,9 +65,11 @@ cleanup() { stop_strata; "$peers/moto/stop.sh" >/dev/null 2>&1 || true; rm -rf "
 trap cleanup EXIT
 
 log "building strata (release) and the load generator"
-(cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p strata-cli >&2)
+if [[ -z "${STRATA_BIN:-}" ]]; then
+  (cd "$repo" && CARGO_TARGET_DIR="$target_dir" cargo build --release --locked -p strata-cli >&2)
+fi
 (cd "$here/loadgen" && CARGO_TARGET_DIR="$target_dir" cargo build --release --locked >&2)
-strata="$target_dir/release/strata"
+strata="${STRATA_BIN:-$target_dir/release/strata}"
 loadgen="$target_dir/release/storage-loadgen"
 log "peer kit setup ($peers, work folder $PEERS_WORK)"
 "$peers/setup.sh" >&2
@@ -113,12 +119,14 @@ for target in $targets; do
   log "$target: S3 1 KB, S3 $big B, SQS ($conns connections, ${secs}s per step)"
   "start_$target"
   echo "{\"target\": \"$target\", \"step\": \"load\", \"before\": \"$(loadavg)\"}" >> "$results"
-  step "$target" s3 --size 1024 --keys 1000
+  if [[ "$steps" == *" s3 "* ]]; then step "$target" s3 --size 1024 --keys 1000; fi
   # Two keys per connection: a long step overwrites instead of piling up GBs.
-  step "$target" s3 --size "$big" --keys 2
+  if [[ "$steps" == *" s3-big "* ]]; then step "$target" s3 --size "$big" --keys 2; fi
   target_depths="$depths"
   if [[ "$target" == strata && "$deep" -gt 0 ]]; then target_depths="$depths,$deep"; fi
-  step "$target" sqs --max-messages 200000 --depths "$target_depths"
+  if [[ "$steps" == *" sqs "* ]]; then
+    step "$target" sqs --max-messages 200000 --depths "$target_depths"
+  fi
   rss_kb="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
   echo "{\"target\": \"$target\", \"step\": \"rss\", \"kb\": $rss_kb}" >> "$results"
   stop_target "$target"
@@ -128,5 +136,5 @@ python3 "$here/report.py" "$results" \
   command="$command_line" started="$started_at" minutes="$(( (SECONDS - t_begin + 30) / 60 ))" \
   load_before="$load_before" load_after="$(loadavg)" connections="$conns" seconds="$secs" \
   big="$big" depths="$depths" deep="$deep" durability="$durability" moto="$moto_version" \
-  strata_rev="$(git -C "$repo" rev-parse --short HEAD)" \
+  strata_rev="$(git -C "$repo" rev-parse --short HEAD)${STRATA_BIN:+ (measured: $STRATA_BIN)}" \
   machine="$(nproc) cores ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), $(free -g | awk '/Mem:/ {print $2}') GB RAM"
