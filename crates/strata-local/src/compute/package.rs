@@ -553,7 +553,12 @@ mod tests {
         store.prune(&[new.sha256.clone()].into());
 
         assert!(new.task_root.is_dir());
-        assert!(store.artifacts.join(format!("{}.zip", new.sha256)).is_file());
+        assert!(
+            store
+                .artifacts
+                .join(format!("{}.zip", new.sha256))
+                .is_file()
+        );
         assert!(!old.task_root.exists(), "an unused package is removed");
         assert!(!store.artifacts.join(format!("{}.zip", old.sha256)).exists());
         assert!(unfinished.is_dir(), "a packaging under way is left alone");
