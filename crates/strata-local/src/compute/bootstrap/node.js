@@ -6,29 +6,93 @@
 // environment (AWS_LAMBDA_RUNTIME_API, _HANDLER, LAMBDA_TASK_ROOT, ...).
 "use strict";
 
-const http = require("http");
+const net = require("net");
 const path = require("path");
 const fs = require("fs");
 const { pathToFileURL } = require("url");
 
 const [host, port] = process.env.AWS_LAMBDA_RUNTIME_API.split(":");
-const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
 const BASE = "/2018-06-01/runtime";
+
+// The Runtime API is spoken over one kept-alive socket with a minimal
+// HTTP/1.1 client: the loop sends one request at a time and the server is
+// Strata's own, so this is all the protocol it needs. Node's `http` client
+// cost more CPU per invocation than the rest of the round trip together.
+let socket = null;
+let buffered = Buffer.alloc(0);
+let waiting = null;
+
+function connect() {
+  socket = net.connect({ host, port: Number(port) });
+  socket.setNoDelay(true);
+  socket.on("data", (chunk) => {
+    buffered = buffered.length ? Buffer.concat([buffered, chunk]) : chunk;
+    parse();
+  });
+  const fail = (err) => {
+    socket = null;
+    buffered = Buffer.alloc(0);
+    if (waiting) {
+      const { reject } = waiting;
+      waiting = null;
+      reject(err || new Error("the Runtime API closed the connection"));
+    }
+  };
+  socket.on("error", fail);
+  socket.on("close", () => fail());
+}
+
+// Completes the pending request once its whole response has arrived.
+function parse() {
+  if (!waiting) return;
+  const end = buffered.indexOf("\r\n\r\n");
+  if (end < 0) return;
+  const lines = buffered.toString("latin1", 0, end).split("\r\n");
+  const status = Number(lines[0].split(" ")[1]);
+  const headers = {};
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(":");
+    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  let body;
+  let rest;
+  if (headers["transfer-encoding"] === "chunked") {
+    const parts = [];
+    let at = end + 4;
+    for (;;) {
+      const eol = buffered.indexOf("\r\n", at);
+      if (eol < 0) return;
+      const size = parseInt(buffered.toString("latin1", at, eol), 16);
+      if (buffered.length < eol + 2 + size + 2) return;
+      if (size === 0) {
+        rest = eol + 4;
+        break;
+      }
+      parts.push(buffered.subarray(eol + 2, eol + 2 + size));
+      at = eol + 2 + size + 2;
+    }
+    body = Buffer.concat(parts);
+  } else {
+    const length = Number(headers["content-length"] || 0);
+    if (buffered.length < end + 4 + length) return;
+    body = Buffer.from(buffered.subarray(end + 4, end + 4 + length));
+    rest = end + 4 + length;
+  }
+  buffered = buffered.subarray(rest);
+  const { resolve } = waiting;
+  waiting = null;
+  resolve({ status, headers, body });
+}
 
 function request(method, urlPath, body, headers) {
   return new Promise((resolve, reject) => {
-    const req = http.request(
-      { host, port, method, path: BASE + urlPath, agent, headers: headers || {} },
-      (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("end", () => resolve({ headers: res.headers, body: Buffer.concat(chunks) }));
-        res.on("error", reject);
-      },
-    );
-    req.on("error", reject);
-    if (body !== undefined) req.write(body);
-    req.end();
+    if (!socket) connect();
+    waiting = { resolve, reject };
+    let head = `${method} ${BASE}${urlPath} HTTP/1.1\r\nHost: ${host}:${port}\r\n`;
+    for (const [name, value] of Object.entries(headers || {})) head += `${name}: ${value}\r\n`;
+    const payload = body === undefined ? null : body;
+    head += `Content-Length: ${payload ? payload.length : 0}\r\n\r\n`;
+    socket.write(payload ? Buffer.concat([Buffer.from(head, "latin1"), payload]) : head);
   });
 }
 
