@@ -6,6 +6,8 @@ binary: `strata dev` records one per swap, `strata rollback` has the running
 import json
 import re
 import subprocess
+import threading
+import time
 
 from strata_server import SWAPPED, strata_bin, write_version
 
@@ -132,3 +134,36 @@ def test_without_dev_deploy_records_a_release_and_rollback_says_to_start_dev(ser
     assert not (service / ".strata" / "dev" / "code").exists()
     assert (service / ".strata" / "dev" / "state" / "stateful.json").exists()
     assert strata(service, "plan", "--stack", "stateless", "--detailed-exitcode").returncode == 2
+
+
+def test_a_release_swapped_out_long_ago_keeps_its_code_for_calls_still_waiting_on_it(own_dev):
+    """Regression: dropping the code of releases beyond the ten kept deleted
+    the folder of one whose queued calls still needed a new worker."""
+    dev, service = own_dev(extra_args=("--concurrency", "1"))
+    client = dev.client("lambda")
+    results = {}
+
+    def call(name, payload):
+        response = client.invoke(FunctionName="echo", Payload=json.dumps(payload).encode())
+        results[name] = (response.get("FunctionError"), json.loads(response["Payload"].read()))
+
+    # The only worker of release 1 is busy; the second call waits for it,
+    # and a worker of a swapped-out release is not reused, so it will need
+    # a new one started from release 1's code.
+    busy = threading.Thread(target=call, args=("busy", {"pause": 2.5}))
+    busy.start()
+    time.sleep(0.3)
+    waiting = threading.Thread(target=call, args=("waiting", {}))
+    waiting.start()
+    time.sleep(0.2)
+    for n in range(2, 13):
+        seen = len(dev.lines)
+        write_version(service, f"v{n}")
+        assert dev.wait_for_line(lambda l: bool(SWAPPED.match(l)), start=seen), dev.output()
+    assert busy.is_alive(), "the swaps took longer than the busy call: nothing was tested"
+    assert len(releases(service)) == 10, "release 1 is no longer kept"
+    busy.join(30)
+    waiting.join(30)
+    assert results["busy"] == (None, results["busy"][1]) and results["busy"][1]["version"] == "v1"
+    assert results["waiting"][0] is None, results["waiting"]
+    assert results["waiting"][1]["version"] == "v1"

@@ -20,7 +20,7 @@ use strata_model::{Function, ResourceKind, Service};
 use super::InvokeError;
 use super::bootstrap::Bootstraps;
 use super::logs::LogSink;
-use super::package::{PackageError, PreparedCode, python_for};
+use super::package::{CodePin, PackageError, PreparedCode, python_for};
 use super::pool::FunctionPool;
 use super::zygote::{Zygote, Zygotes};
 use crate::access::{AccessRegistry, FunctionGrants};
@@ -43,6 +43,8 @@ pub struct FunctionSpec {
     pub concurrency: usize,
     /// Where a Python worker is forked from, when it can be.
     pub zygote: Option<Arc<Zygote>>,
+    /// Keeps `task_root` on disk while the spec lives.
+    pub code: Arc<CodePin>,
 }
 
 /// What compute needs to know about where it runs.
@@ -357,6 +359,7 @@ impl Compute {
             memory: function.memory,
             concurrency: self.config.concurrency,
             zygote: None,
+            code: code.pin.clone(),
         };
         if function.runtime.language() == Language::Python {
             spec.zygote = self.zygotes.for_spec(&spec);

@@ -28,7 +28,62 @@ pub struct PreparedCode {
     pub task_root: PathBuf,
     /// Installed dependencies: `PYTHONPATH` or `NODE_PATH` entries.
     pub dependency_paths: Vec<PathBuf>,
+    /// Keeps `task_root` from being pruned while this (or a function
+    /// spec made from it) is alive.
+    pub pin: Arc<CodePin>,
 }
+
+/// How many live holders each package has, by SHA-256.
+type Pins = Arc<Mutex<HashMap<String, usize>>>;
+
+/// A package in use: a release that has been swapped out still serves
+/// the requests that began on it, and may still start workers for the
+/// ones queued, so its folder must outlive the release's place among the
+/// kept ones. [`CodeStore::prune`] skips every pinned package.
+pub struct CodePin {
+    sha256: String,
+    pins: Pins,
+}
+
+impl CodePin {
+    fn new(sha256: &str, pins: &Pins) -> Arc<Self> {
+        *pins
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .entry(sha256.to_owned())
+            .or_default() += 1;
+        Arc::new(Self {
+            sha256: sha256.to_owned(),
+            pins: pins.clone(),
+        })
+    }
+}
+
+impl Drop for CodePin {
+    fn drop(&mut self) {
+        let mut pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(n) = pins.get_mut(&self.sha256) {
+            *n -= 1;
+            if *n == 0 {
+                pins.remove(&self.sha256);
+            }
+        }
+    }
+}
+
+impl std::fmt::Debug for CodePin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("CodePin").field(&self.sha256).finish()
+    }
+}
+
+impl PartialEq for CodePin {
+    fn eq(&self, other: &Self) -> bool {
+        self.sha256 == other.sha256
+    }
+}
+
+impl Eq for CodePin {}
 
 #[derive(Debug, thiserror::Error)]
 pub enum PackageError {
@@ -78,6 +133,7 @@ pub struct CodeStore {
     /// `.strata/cache`: installed dependencies, shared by the stages.
     pub cache: PathBuf,
     progress: Option<Progress>,
+    pins: Pins,
 }
 
 impl std::fmt::Debug for CodeStore {
@@ -99,6 +155,7 @@ impl CodeStore {
             unpacked: stage_dir.join("code"),
             cache: strata_dir.join("cache"),
             progress: None,
+            pins: Pins::default(),
         }
     }
 
@@ -117,6 +174,9 @@ impl CodeStore {
     ) -> Result<PreparedCode, PackageError> {
         let package = strata_artifact::package(code_dir)?;
         let sha256 = package.sha256.to_string();
+        // Pinned before the folder is looked at, so a prune cannot take it
+        // between the check and the use.
+        let pin = CodePin::new(&sha256, &self.pins);
         std::fs::create_dir_all(&self.artifacts).map_err(io("create", &self.artifacts))?;
         let zip_path = self.artifacts.join(package.file_name());
         if !zip_path.exists() {
@@ -126,26 +186,28 @@ impl CodeStore {
         if !task_root.is_dir() {
             unpack(&package.bytes, &sha256, &self.unpacked, &task_root)?;
         }
-        self.runnable(sha256, task_root, code_dir, runtime)
+        self.runnable(pin, task_root, code_dir, runtime)
     }
 
     /// A package packaged before, by its SHA-256 (a rollback to an older
     /// release): unpacked again from its kept zip when its folder is gone.
     /// Its dependencies come from the dependency files inside it.
     pub fn kept(&self, sha256: &str, runtime: &Runtime) -> Result<PreparedCode, PackageError> {
+        let pin = CodePin::new(sha256, &self.pins);
         let task_root = self.unpacked.join(sha256);
         if !task_root.is_dir() {
             let zip_path = self.artifacts.join(format!("{sha256}.zip"));
             let bytes = std::fs::read(&zip_path).map_err(io("read", &zip_path))?;
             unpack(&bytes, sha256, &self.unpacked, &task_root)?;
         }
-        self.runnable(sha256.to_owned(), task_root.clone(), &task_root, runtime)
+        self.runnable(pin, task_root.clone(), &task_root, runtime)
     }
 
-    /// Remove the zips and unpacked folders of packages no kept release
-    /// names. Workers run from packages of kept releases only (a swap's
-    /// old release stays kept), so none loses its folder.
+    /// Remove the zips and unpacked folders of packages that no kept
+    /// release names and nothing running holds (a release swapped out long
+    /// ago may still be draining its requests).
     pub fn prune(&self, keep: &std::collections::BTreeSet<String>) {
+        let pins = self.pins.lock().unwrap_or_else(PoisonError::into_inner);
         let prune_in = |dir: &Path, sha_of: &dyn Fn(&str) -> Option<String>| {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 return;
@@ -153,7 +215,7 @@ impl CodeStore {
             for entry in entries.filter_map(Result::ok) {
                 let name = entry.file_name().to_string_lossy().into_owned();
                 let Some(sha) = sha_of(&name) else { continue };
-                if keep.contains(&sha) {
+                if keep.contains(&sha) || pins.contains_key(&sha) {
                     continue;
                 }
                 let path = entry.path();
@@ -181,7 +243,7 @@ impl CodeStore {
     /// dependency files of `code_dir`.
     fn runnable(
         &self,
-        sha256: String,
+        pin: Arc<CodePin>,
         task_root: PathBuf,
         code_dir: &Path,
         runtime: &Runtime,
@@ -206,9 +268,10 @@ impl CodeStore {
             Language::Provided => {}
         }
         Ok(PreparedCode {
-            sha256,
+            sha256: pin.sha256.clone(),
             task_root,
             dependency_paths,
+            pin,
         })
     }
 
@@ -537,16 +600,20 @@ mod tests {
     }
 
     #[test]
-    fn prune_keeps_what_kept_releases_name_and_unfinished_work() {
+    fn prune_keeps_what_kept_releases_name_what_runs_and_unfinished_work() {
         let root = tempfile::tempdir().expect("temp dir");
         let store = CodeStore::for_stage(&root.path().join(".strata"), "dev");
         let runtime = Runtime::parse("provided.al2023").expect("runtime");
-        let old = store
-            .prepare(&code(root.path(), "old", "v1"), &runtime)
-            .expect("packages");
-        let new = store
-            .prepare(&code(root.path(), "new", "v2"), &runtime)
-            .expect("packages");
+        let package = |name: &str, text: &str| {
+            store
+                .prepare(&code(root.path(), name, text), &runtime)
+                .expect("packages")
+        };
+        let old = package("old", "v1");
+        let (old_sha, old_root) = (old.sha256.clone(), old.task_root.clone());
+        drop(old);
+        let running = package("running", "v2");
+        let new = package("new", "v3");
         let unfinished = store.unpacked.join(".tmp-unpacking");
         std::fs::create_dir_all(&unfinished).expect("temp folder");
 
@@ -559,8 +626,17 @@ mod tests {
                 .join(format!("{}.zip", new.sha256))
                 .is_file()
         );
-        assert!(!old.task_root.exists(), "an unused package is removed");
-        assert!(!store.artifacts.join(format!("{}.zip", old.sha256)).exists());
+        assert!(!old_root.exists(), "an unused package is removed");
+        assert!(!store.artifacts.join(format!("{old_sha}.zip")).exists());
+        assert!(
+            running.task_root.is_dir(),
+            "a package something still runs from stays, kept or not"
+        );
         assert!(unfinished.is_dir(), "a packaging under way is left alone");
+
+        let running_root = running.task_root.clone();
+        drop(running);
+        store.prune(&[new.sha256.clone()].into());
+        assert!(!running_root.exists(), "once let go, it goes");
     }
 }

@@ -10,6 +10,7 @@ VERSION = "v1"
 
 
 def echo(event, context):
+    time.sleep(event.get("pause", 0))
     if event.get("key"):
         return {"key": os.environ["AWS_ACCESS_KEY_ID"]}
     return {
