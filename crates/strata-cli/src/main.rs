@@ -2,10 +2,12 @@
 //! the outcome to the documented exit codes (0 ok, 1 error, 2 changes with
 //! `--detailed-exitcode`, 3 refused by a safety rule).
 
+// First, so its printing macros are in scope in every module below.
+#[macro_use]
+mod report;
 mod cli;
 mod commands;
 mod manifest;
-mod report;
 
 use std::process::ExitCode;
 

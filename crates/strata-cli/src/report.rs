@@ -9,7 +9,6 @@ macro_rules! outln {
         let _ = writeln!(std::io::stdout().lock(), $($arg)*);
     }};
 }
-pub(crate) use outln;
 
 /// `print!` with the same closed-pipe behaviour as [`outln!`].
 macro_rules! out {
@@ -20,7 +19,23 @@ macro_rules! out {
         let _ = stdout.flush();
     }};
 }
-pub(crate) use out;
+
+/// `eprintln!` that ignores a closed stderr (`strata validate 2>&1 | head`)
+/// instead of panicking; available to every module (`#[macro_use]`).
+macro_rules! errln {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = writeln!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
+
+/// `eprint!` with the same closed-pipe behaviour as [`errln!`].
+macro_rules! err {
+    ($($arg:tt)*) => {{
+        use std::io::Write as _;
+        let _ = write!(std::io::stderr().lock(), $($arg)*);
+    }};
+}
 
 use std::io::IsTerminal;
 
@@ -108,7 +123,7 @@ fn line_around(text: &str, offset: usize) -> &str {
 
 pub fn diagnostics(manifest: &Manifest, diags: &Diagnostics) {
     if !diags.0.is_empty() {
-        eprint!("{}", render(manifest, diags));
+        err!("{}", render(manifest, diags));
     }
 }
 
@@ -135,5 +150,5 @@ pub fn count(diags: &Diagnostics) -> String {
 pub fn error(err: &Report) {
     let mut out = String::new();
     let _ = handler().render_report(&mut out, err.as_ref());
-    eprint!("{out}");
+    err!("{out}");
 }

@@ -463,6 +463,28 @@ fn a_closed_pipe_is_not_a_panic() {
 }
 
 #[test]
+fn a_closed_stderr_is_not_a_panic() {
+    // `strata validate 2>&1 | head -1`: the errors go to a closed pipe.
+    let dir = service(
+        "service: s\nstateless:\n  functions:\n    a: { handler: x.y, runtime: nope }\n".to_owned(),
+    );
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("strata"))
+        .args(["validate", "--dir"])
+        .arg(dir.path())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawns");
+    drop(child.stderr.take());
+    let status = child.wait().expect("exits");
+    assert_eq!(
+        status.code(),
+        Some(1),
+        "an invalid manifest exits 1, not a panic's 101"
+    );
+}
+
+#[test]
 fn many_errors_are_capped_for_people_and_complete_in_json() {
     let tables: String = (0..80)
         .map(|i| format!("    T{i}: {{ partition_key: pk:S, colour: red }}\n"))

@@ -4,7 +4,6 @@
 //! under the lock, so the safety rules are checked on exactly what is
 //! applied.
 
-use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -151,9 +150,7 @@ pub fn destroy(g: &Global, args: &DestroyArgs) -> Result<ExitCode> {
     let preview = run(false)?;
     for address in &allow.addresses {
         if !preview.plan.changes.iter().any(|c| &c.address == address) {
-            eprintln!(
-                "warning: {address} is not managed in this stage's state; nothing to destroy"
-            );
+            errln!("warning: {address} is not managed in this stage's state; nothing to destroy");
         }
     }
     show(g, &preview, &[], false, "destroy");

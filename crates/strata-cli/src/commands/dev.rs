@@ -8,7 +8,6 @@
 //! shared with `strata invoke`, which starts it for one call when no
 //! `strata dev` is running.
 
-use crate::report::outln;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -116,7 +115,7 @@ fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool 
     match result {
         Ok(outcome) => {
             let preamble = plan_text::preamble(outcome.stale_lock.as_ref(), &outcome.reconciled);
-            eprint!("{preamble}");
+            err!("{preamble}");
             let changes: Vec<String> = outcome
                 .plan
                 .changes
@@ -136,11 +135,11 @@ fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool 
             true
         }
         Err(ApplyError::Refused { refusals, .. }) => {
-            eprint!(
+            err!(
                 "{}",
                 plan_text::refusal(&refusals, &local::prefix(g), "deploy")
             );
-            eprintln!(
+            errln!(
                 "stateful stack: NOT applied ({} refused above; nothing in it was changed). \
                  The functions run against the resources as they are. To allow it, stop \
                  strata dev (deploy needs the stage's data) and run the command above.",
@@ -150,7 +149,7 @@ fn deploy_stateful(g: &Global, stage: &Stage, provider: &LocalProvider) -> bool 
         }
         Err(e) => {
             crate::report::error(&local::engine_error(e));
-            eprintln!("stateful stack: NOT applied; the functions run against what exists");
+            errln!("stateful stack: NOT applied; the functions run against what exists");
             false
         }
     }
@@ -398,7 +397,7 @@ async fn reload(
         Ok(loaded) => loaded,
         Err(e) => {
             crate::report::error(&e);
-            eprintln!("still running the last good release");
+            errln!("still running the last good release");
             return None;
         }
     };
@@ -519,7 +518,7 @@ fn relevant(path: &Path) -> bool {
 
 fn report_start_failures(failed: &[(String, strata_local::compute::InvokeError)]) {
     for (function, error) in failed {
-        eprintln!("function {function} failed to start: {error}");
+        errln!("function {function} failed to start: {error}");
     }
 }
 
@@ -616,7 +615,7 @@ impl Local {
             provider,
             sink,
             code: CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name)
-                .with_progress(Arc::new(|step: &str| eprintln!("{step}"))),
+                .with_progress(Arc::new(|step: &str| errln!("{step}"))),
             releases: ReleaseStore::new(root.join("releases")),
             dir: stage.dir.clone(),
             manifest_text: std::sync::Mutex::new(
@@ -828,7 +827,7 @@ impl LogSink for ConsoleSink {
             && let Err(e) = files.append(&line)
             && !self.warned.swap(true, Ordering::Relaxed)
         {
-            eprintln!(
+            errln!(
                 "warning: cannot keep function logs in {}: {e}",
                 files.dir().display()
             );
@@ -842,7 +841,7 @@ impl LogSink for ConsoleSink {
         let request = line.request_id.get(..8).unwrap_or(&line.request_id);
         let text = format!("[{} {request}] {}", line.function, line.text);
         if self.to_stderr {
-            eprintln!("{text}");
+            errln!("{text}");
         } else {
             outln!("{text}");
         }

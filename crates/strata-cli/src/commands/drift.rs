@@ -3,7 +3,6 @@
 //! changed or deleted outside Strata. Changes nothing; `deploy --refresh`
 //! is the way back to what strata.yaml says.
 
-use crate::report::{out, outln};
 use std::process::ExitCode;
 
 use miette::Result;
@@ -26,7 +25,7 @@ pub fn run(g: &Global, args: &DriftArgs) -> Result<ExitCode> {
             serde_json::to_string_pretty(&report).expect("a drift report serializes")
         );
     } else {
-        eprint!(
+        err!(
             "{}",
             plan_text::preamble(report.stale_lock.as_ref(), &report.reconciled)
         );

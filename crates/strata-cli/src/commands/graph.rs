@@ -1,6 +1,5 @@
 //! `strata graph`: the two stacks and the links between them, as text, dot or JSON.
 
-use crate::report::outln;
 use std::fmt::Write;
 use std::process::ExitCode;
 

@@ -1,6 +1,5 @@
 //! `strata init`: a small service that validates and runs as it is.
 
-use crate::report::outln;
 use std::path::Path;
 use std::process::ExitCode;
 

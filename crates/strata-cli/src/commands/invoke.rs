@@ -4,7 +4,6 @@
 //! otherwise the local target is started in this process for the call, with
 //! the function's output on standard error.
 
-use crate::report::outln;
 use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;

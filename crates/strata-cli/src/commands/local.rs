@@ -3,7 +3,6 @@
 //! provider over the locked data directory, `--allow-destroy` parsing, the
 //! confirmation prompt and the exact command lines printed as advice.
 
-use crate::report::out;
 use std::io::{BufRead, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 

@@ -2,7 +2,6 @@
 //! from the files `strata dev` and `strata invoke` keep under
 //! `.strata/<stage>/logs/`.
 
-use crate::report::outln;
 use std::collections::BTreeMap;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -44,7 +43,7 @@ pub fn run(g: &Global, args: &LogsArgs) -> Result<ExitCode> {
             outln!("{}", format_line(line));
         }
         if first && lines.is_empty() && !args.follow {
-            eprintln!(
+            errln!(
                 "no logs yet for stage {}; they are written by `strata dev` and `strata invoke`",
                 stage.name
             );

@@ -20,7 +20,6 @@ mod state;
 mod synth;
 mod validate;
 
-use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;

@@ -3,7 +3,6 @@
 //! sealed with the stage's key and never printed, logged or kept anywhere
 //! else; deploys never overwrite them.
 
-use crate::report::outln;
 use std::io::Read;
 use std::process::ExitCode;
 

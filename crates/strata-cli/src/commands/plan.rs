@@ -4,8 +4,6 @@
 //! `--refresh`, against every resource read back); the stateless plan
 //! compares the release the files make now with the current one.
 
-use crate::report::out;
-use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -113,7 +111,7 @@ pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, com
         return;
     }
     let preamble = plan_text::preamble(outcome.stale_lock.as_ref(), &outcome.reconciled);
-    eprint!("{preamble}");
+    err!("{preamble}");
     if !outcome.drift.is_empty() {
         out!(
             "Changed outside Strata (read from the target; the plan below puts strata.yaml back):\n\n{}\n",
@@ -127,6 +125,6 @@ pub fn show(g: &Global, outcome: &Outcome, refusals: &[Refusal], json: bool, com
         out!("\n{hints}");
     }
     if !refusals.is_empty() {
-        eprint!("\n{}", plan_text::refusal(refusals, &prefix, command));
+        err!("\n{}", plan_text::refusal(refusals, &prefix, command));
     }
 }

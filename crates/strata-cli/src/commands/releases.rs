@@ -10,7 +10,6 @@
 //! stateful stack as it is now, and refuses a release whose functions use a
 //! resource that is gone.
 
-use crate::report::{out, outln};
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::process::ExitCode;
@@ -311,7 +310,7 @@ pub fn deploy(g: &Global, stage: &Stage, json: bool) -> Result<ExitCode> {
         .lock(StackKind::Stateless, "strata deploy")
         .map_err(|e| local::engine_error(e.into()))?;
     let code = CodeStore::for_stage(&stage.dir.join(".strata"), &stage.name)
-        .with_progress(std::sync::Arc::new(|step: &str| eprintln!("{step}")));
+        .with_progress(std::sync::Arc::new(|step: &str| errln!("{step}")));
     let (_, release) = build(
         &stage.service,
         &stage.dir,

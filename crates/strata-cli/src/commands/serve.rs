@@ -5,7 +5,6 @@
 //! The first line on stdout is the address, with the real port when
 //! `--aws-port 0` asked the OS for one; tests and scripts read it from there.
 
-use crate::report::outln;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;

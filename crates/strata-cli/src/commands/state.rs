@@ -2,7 +2,6 @@
 //! needed), `state mv` (a rename that keeps the real resource and its data)
 //! and `unlock` (clear the lock record of a process that died).
 
-use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::{Result, miette};

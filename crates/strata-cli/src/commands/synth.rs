@@ -2,7 +2,6 @@
 //! and the code zips of an aws stage, written to a folder for review, CI
 //! diffs or a deploy by other tools.
 
-use crate::report::outln;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 

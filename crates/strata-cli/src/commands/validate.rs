@@ -1,6 +1,5 @@
 //! `strata validate`: every problem of strata.yaml at once.
 
-use crate::report::outln;
 use std::process::ExitCode;
 
 use miette::Result;
@@ -61,7 +60,7 @@ pub fn run(g: &Global, as_json: bool) -> Result<ExitCode> {
         }
         Err(diags) => {
             if !as_json {
-                eprintln!("{}: {}", manifest.path.display(), report::count(&diags));
+                errln!("{}: {}", manifest.path.display(), report::count(&diags));
             }
             Ok(ExitCode::from(1))
         }

@@ -21,7 +21,7 @@ use crate::commands::local;
 use crate::commands::plan::{CHANGES, REFUSED};
 use crate::commands::plan_text;
 use crate::manifest;
-use crate::report::{out, outln, plural};
+use crate::report::plural;
 
 /// The manifest, its directory and the connected SDK.
 struct Aws {
@@ -87,7 +87,7 @@ struct Console {
 impl Console {
     fn line(&self, text: &str) {
         if self.json {
-            eprintln!("{text}");
+            errln!("{text}");
         } else {
             outln!("{text}");
         }
@@ -248,9 +248,9 @@ pub fn deploy(g: &Global, args: &DeployArgs) -> Result<ExitCode> {
                         .expect("plans serialize")
                 );
             } else {
-                eprint!("{}", text::plan(&plan));
+                err!("{}", text::plan(&plan));
             }
-            eprint!(
+            err!(
                 "\n{}",
                 plan_text::refusal(&plan.refusals, &prefix, &command)
             );
@@ -308,7 +308,7 @@ pub fn plan(g: &Global, args: &PlanArgs) -> Result<ExitCode> {
         }
         if !refusals.is_empty() {
             let (prefix, command) = advice(g, args.endpoint_url.as_deref());
-            eprint!("\n{}", plan_text::refusal(&refusals, &prefix, &command));
+            err!("\n{}", plan_text::refusal(&refusals, &prefix, &command));
         }
     }
     Ok(if !refusals.is_empty() {
@@ -461,12 +461,12 @@ pub fn drift(g: &Global, args: &DriftArgs) -> Result<ExitCode> {
         );
     } else {
         if let Some(reason) = &report.incomplete {
-            eprintln!(
+            errln!(
                 "warning: drift detection of {stack} ended in DETECTION_FAILED ({reason}); what it checked is shown"
             );
         }
         if !report.not_checked.is_empty() {
-            eprintln!(
+            errln!(
                 "note: CloudFormation did not check {}: {}",
                 plural(report.not_checked.len(), "resource"),
                 report.not_checked.join(", ")
