@@ -465,9 +465,8 @@ fn a_closed_pipe_is_not_a_panic() {
 #[test]
 fn a_closed_stderr_is_not_a_panic() {
     // `strata validate 2>&1 | head -1`: the errors go to a closed pipe.
-    let dir = service(
-        "service: s\nstateless:\n  functions:\n    a: { handler: x.y, runtime: nope }\n".to_owned(),
-    );
+    let dir =
+        service("service: s\nstateless:\n  functions:\n    a: { handler: x.y, runtime: nope }\n");
     let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin("strata"))
         .args(["validate", "--dir"])
         .arg(dir.path())
