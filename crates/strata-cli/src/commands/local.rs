@@ -74,17 +74,34 @@ impl Stage {
     pub fn provider(&self) -> Result<LocalProvider> {
         let path = self.data_dir();
         let data = DataDir::open(&path).map_err(|e| match e {
-            strata_local::StoreError::InUse { holder, .. } => miette!(
-                help = format!(
-                    "stop that process (Ctrl-C in its terminal, or `kill {holder}`) and run \
-                     this command again; Strata changes the data files directly and only one \
-                     process may hold them"
-                ),
-                "the data of stage `{}` ({}) is in use by another strata process, pid {holder} \
-                 (`strata serve` or `strata dev`)",
-                self.name,
-                path.display()
-            ),
+            strata_local::StoreError::InUse { holder, .. } => {
+                let command = holder.parse().ok().and_then(command_of);
+                let serving = command
+                    .as_deref()
+                    .is_none_or(|c| c.contains(" serve") || c.contains(" dev"));
+                let help = if serving {
+                    format!(
+                        "stop that process (Ctrl-C in its terminal, or `kill {holder}`) and run \
+                         this command again; Strata changes the data files directly and only one \
+                         process may hold them"
+                    )
+                } else {
+                    "let it finish and run this command again; only one process may hold the \
+                     data files at a time"
+                        .to_owned()
+                };
+                miette!(
+                    help = help,
+                    "the data of stage `{}` ({}) is in use by another strata process, pid {holder} \
+                     ({})",
+                    self.name,
+                    path.display(),
+                    command.map_or_else(
+                        || "`strata serve` or `strata dev`".to_owned(),
+                        |c| format!("`{c}`")
+                    )
+                )
+            }
             other => miette!("{}", chain(&other)),
         })?;
         LocalProvider::open(
@@ -95,6 +112,26 @@ impl Stage {
         )
         .map_err(|e: OpenError| miette!("{}", chain(&e)))
     }
+}
+
+/// The command line of a running process, as `strata deploy --yes`, where
+/// the system tells (Linux's /proc).
+fn command_of(pid: u32) -> Option<String> {
+    let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
+    let mut args = raw
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned());
+    let program = args.next()?;
+    let name = std::path::Path::new(&program)
+        .file_name()
+        .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
+    Some(
+        std::iter::once(name)
+            .chain(args)
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
 }
 
 /// `--allow-destroy` values: stateful addresses, or `all`.
