@@ -212,9 +212,23 @@ impl Diagnostics {
         self.0.iter().filter(|d| d.severity == Severity::Warning)
     }
 
-    /// Sorts by position so that output follows the file from top to bottom.
+    /// Sorts by position so that output follows the file from top to
+    /// bottom, and drops exact repeats: a mistake in `defaults` is found once
+    /// for each function that inherits it, but is one mistake.
     pub fn sort(&mut self) {
         self.0.sort_by_key(|d| (d.span.start, d.span.end));
+        let mut kept: Vec<Diagnostic> = Vec::with_capacity(self.0.len());
+        for d in self.0.drain(..) {
+            let repeat = kept
+                .iter()
+                .rev()
+                .take_while(|k| k.span == d.span)
+                .any(|k| *k == d);
+            if !repeat {
+                kept.push(d);
+            }
+        }
+        self.0 = kept;
     }
 }
 

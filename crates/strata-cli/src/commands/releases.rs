@@ -228,7 +228,7 @@ impl StatelessPlan {
         if !self.has_changes() {
             let _ = writeln!(
                 out,
-                "No changes: the stateless stack runs release {}, which matches strata.yaml and the code.",
+                "No changes: the current release of the stateless stack, {}, matches strata.yaml and the code.",
                 self.release.id
             );
             return out;
