@@ -37,8 +37,11 @@ def own_dev(tmp_path):
     """Factory for a private `strata dev` on a private copy of the service."""
     started = []
 
-    def start(**kwargs):
+    def start(manifest=None, **kwargs):
         service = copy_service(tmp_path)
+        if manifest is not None:
+            path = service / "strata.yaml"
+            path.write_text(manifest(path.read_text()))
         server = DevServer(service, **kwargs)
         started.append(server)
         return server, service

@@ -136,34 +136,39 @@ def test_without_dev_deploy_records_a_release_and_rollback_says_to_start_dev(ser
     assert strata(service, "plan", "--stack", "stateless", "--detailed-exitcode").returncode == 2
 
 
-def test_a_release_swapped_out_long_ago_keeps_its_code_for_calls_still_waiting_on_it(own_dev):
+def test_a_release_swapped_out_long_ago_keeps_its_code_for_calls_still_waiting_on_it(own_dev, tmp_path):
     """Regression: dropping the code of releases beyond the ten kept deleted
     the folder of one whose queued calls still needed a new worker."""
-    dev, service = own_dev(extra_args=("--concurrency", "1"))
+    dev, service = own_dev(
+        manifest=lambda text: text.replace("handler: handlers.echo\n", "handler: handlers.echo\n      timeout: 30\n"),
+        extra_args=("--concurrency", "1"),
+    )
     client = dev.client("lambda")
     results = {}
+    release_busy = tmp_path / "release-busy"
 
     def call(name, payload):
         response = client.invoke(FunctionName="echo", Payload=json.dumps(payload).encode())
         results[name] = (response.get("FunctionError"), json.loads(response["Payload"].read()))
 
-    # The only worker of release 1 is busy; the second call waits for it,
-    # and a worker of a swapped-out release is not reused, so it will need
-    # a new one started from release 1's code.
-    busy = threading.Thread(target=call, args=("busy", {"pause": 2.5}))
+    # The only worker of release 1 is held busy; the second call waits for
+    # it, and a worker of a swapped-out release is not reused, so it will
+    # need a new one started from release 1's code.
+    busy = threading.Thread(target=call, args=("busy", {"wait_for": str(release_busy)}))
     busy.start()
-    time.sleep(0.3)
+    time.sleep(0.5)
     waiting = threading.Thread(target=call, args=("waiting", {}))
     waiting.start()
-    time.sleep(0.2)
+    time.sleep(0.3)
     for n in range(2, 13):
         seen = len(dev.lines)
         write_version(service, f"v{n}")
         assert dev.wait_for_line(lambda l: bool(SWAPPED.match(l)), start=seen), dev.output()
-    assert busy.is_alive(), "the swaps took longer than the busy call: nothing was tested"
+    assert busy.is_alive() and waiting.is_alive()
     assert len(releases(service)) == 10, "release 1 is no longer kept"
-    busy.join(30)
-    waiting.join(30)
-    assert results["busy"] == (None, results["busy"][1]) and results["busy"][1]["version"] == "v1"
+    release_busy.touch()
+    busy.join(60)
+    waiting.join(60)
+    assert results["busy"][0] is None and results["busy"][1]["version"] == "v1"
     assert results["waiting"][0] is None, results["waiting"]
     assert results["waiting"][1]["version"] == "v1"

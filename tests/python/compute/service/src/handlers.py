@@ -10,7 +10,10 @@ VERSION = "v1"
 
 
 def echo(event, context):
-    time.sleep(event.get("pause", 0))
+    # Hold the worker until the test says so (a file appears), at most 20 s.
+    marker, deadline = event.get("wait_for"), time.monotonic() + 20
+    while marker and not os.path.exists(marker) and time.monotonic() < deadline:
+        time.sleep(0.01)
     if event.get("key"):
         return {"key": os.environ["AWS_ACCESS_KEY_ID"]}
     return {
