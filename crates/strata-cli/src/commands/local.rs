@@ -77,8 +77,8 @@ impl Stage {
             strata_local::StoreError::InUse { holder, .. } => {
                 let command = holder.parse().ok().and_then(command_of);
                 let serving = command
-                    .as_deref()
-                    .is_none_or(|c| c.contains(" serve") || c.contains(" dev"));
+                    .as_ref()
+                    .is_none_or(|c| matches!(subcommand(c), Some("serve" | "dev")));
                 let help = if serving {
                     format!(
                         "stop that process (Ctrl-C in its terminal, or `kill {holder}`) and run \
@@ -98,7 +98,7 @@ impl Stage {
                     path.display(),
                     command.map_or_else(
                         || "`strata serve` or `strata dev`".to_owned(),
-                        |c| format!("`{c}`")
+                        |c| format!("`{}`", c.join(" "))
                     )
                 )
             }
@@ -114,24 +114,35 @@ impl Stage {
     }
 }
 
-/// The command line of a running process, as `strata deploy --yes`, where
-/// the system tells (Linux's /proc).
-fn command_of(pid: u32) -> Option<String> {
+/// The command line of a running process (`strata deploy --yes`), program
+/// by its file name, where the system tells (Linux's /proc).
+fn command_of(pid: u32) -> Option<Vec<String>> {
     let raw = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-    let mut args = raw
+    let mut args: Vec<String> = raw
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
-        .map(|a| String::from_utf8_lossy(a).into_owned());
-    let program = args.next()?;
-    let name = std::path::Path::new(&program)
-        .file_name()
-        .map_or(program.clone(), |n| n.to_string_lossy().into_owned());
-    Some(
-        std::iter::once(name)
-            .chain(args)
-            .collect::<Vec<_>>()
-            .join(" "),
-    )
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let program = Path::new(args.first()?).file_name()?.to_string_lossy();
+    args[0] = program.into_owned();
+    Some(args)
+}
+
+/// The subcommand of a strata command line: its first word that is not a
+/// global option or an option's value (`strata --stage dev deploy` is a
+/// deploy).
+fn subcommand(command: &[String]) -> Option<&str> {
+    let mut words = command.iter().skip(1);
+    while let Some(word) = words.next() {
+        match word.as_str() {
+            "--dir" | "--stage" | "--target" => {
+                words.next();
+            }
+            w if w.starts_with('-') => {}
+            w => return Some(w),
+        }
+    }
+    None
 }
 
 /// `--allow-destroy` values: stateful addresses, or `all`.
@@ -220,3 +231,23 @@ pub fn engine_error(e: ApplyError) -> miette::Report {
 
 /// An error and its sources on one line.
 pub use strata_local::provider::chain;
+
+#[cfg(test)]
+mod tests {
+    use super::subcommand;
+
+    #[test]
+    fn the_subcommand_is_found_past_global_options_and_their_values() {
+        let words = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            subcommand(&words("strata --stage dev deploy --yes")),
+            Some("deploy")
+        );
+        assert_eq!(subcommand(&words("strata --dir serve dev")), Some("dev"));
+        assert_eq!(
+            subcommand(&words("strata serve --aws-port 0")),
+            Some("serve")
+        );
+        assert_eq!(subcommand(&words("strata")), None);
+    }
+}
