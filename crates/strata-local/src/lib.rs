@@ -32,6 +32,7 @@ pub mod endpoint;
 pub mod gateway;
 pub mod provider;
 pub mod s3;
+pub mod serial;
 pub mod sqlite;
 pub mod sqs;
 pub mod ssm;

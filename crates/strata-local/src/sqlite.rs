@@ -5,8 +5,9 @@
 //! WAL journal, `synchronous` from [`Durability`] (`NORMAL` survives
 //! `kill -9`, `FULL` power loss), and every write inside one transaction that
 //! has committed before the caller answers the client. A connection serves one
-//! request at a time (it sits behind a mutex and runs on the blocking pool),
-//! so there is no cross-request transaction interleaving to reason about.
+//! request at a time (it sits behind a mutex, and requests run on the
+//! database's own [`SerialThread`]), so there is no cross-request transaction
+//! interleaving to reason about.
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -14,6 +15,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use rusqlite::Connection;
 
 use crate::durability::Durability;
+use crate::serial::SerialThread;
 use crate::store::DataDir;
 
 /// Why a service database could not be opened or used.
@@ -31,7 +33,13 @@ pub enum DbError {
         #[source]
         source: rusqlite::Error,
     },
-    #[error("the blocking task running a database call did not finish")]
+    #[error("cannot start the thread of the database {path}")]
+    Thread {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the database call panicked")]
     Join,
 }
 
@@ -40,6 +48,8 @@ pub enum DbError {
 pub struct Db {
     path: Arc<PathBuf>,
     conn: Arc<Mutex<Connection>>,
+    /// Where [`Db::run`] runs its work.
+    thread: SerialThread,
 }
 
 impl Db {
@@ -77,9 +87,14 @@ impl Db {
             "PRAGMA synchronous = {synchronous}; PRAGMA foreign_keys = ON; {schema}"
         ))
         .map_err(open_err)?;
+        let thread = SerialThread::spawn("sqlite").map_err(|source| DbError::Thread {
+            path: path.to_owned(),
+            source,
+        })?;
         Ok(Self {
             path: Arc::new(path.to_owned()),
             conn: Arc::new(Mutex::new(conn)),
+            thread,
         })
     }
 
@@ -87,8 +102,8 @@ impl Db {
         &self.path
     }
 
-    /// Run `work` on the connection, on tokio's blocking pool (SQLite calls
-    /// block on disk). The closure's own error type carries database
+    /// Run `work` on the connection, on the database's own thread (SQLite
+    /// calls block on disk). The closure's own error type carries database
     /// failures through `From<DbError>`.
     pub async fn run<T, E>(
         &self,
@@ -99,7 +114,7 @@ impl Db {
         E: From<DbError> + Send + 'static,
     {
         let db = self.clone();
-        match tokio::task::spawn_blocking(move || db.run_blocking(work)).await {
+        match self.thread.run(move || db.run_blocking(work)).await {
             Ok(result) => result,
             Err(_) => Err(E::from(DbError::Join)),
         }

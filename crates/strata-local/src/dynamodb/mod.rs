@@ -3,9 +3,10 @@
 //! `<data>/dynamodb.sqlite`.
 //!
 //! The engine is synchronous and serialises every call on one connection, so
-//! each request runs on tokio's blocking pool; the async workers only move
-//! bytes. Function principals are checked against the tables the request
-//! names before the engine sees it ([`operations::touched`]).
+//! requests run one after another on a thread of their own
+//! ([`SerialThread`]); the async workers only move bytes. Function principals
+//! are checked against the tables the request names before the engine sees it
+//! ([`operations::touched`]).
 
 mod operations;
 pub mod tables;
@@ -21,6 +22,7 @@ use dynoxide::{Database, DynoxideError};
 use crate::access::{AccessDenied, Action, Principal};
 use crate::durability::Durability;
 use crate::endpoint::{AwsService, Rejection, ServiceFuture, ServiceRequest};
+use crate::serial::SerialThread;
 use crate::store::{DataDir, StoreError};
 
 /// The `X-Amz-Target` prefix of DynamoDB's API version 2012-08-10.
@@ -42,6 +44,8 @@ const DEFAULT_REGION: &str = "us-east-1";
 pub struct DynamoDb {
     db: Database,
     path: PathBuf,
+    /// Where the requests of the endpoint and of triggers run.
+    engine_thread: SerialThread,
 }
 
 impl std::fmt::Debug for DynamoDb {
@@ -67,7 +71,16 @@ impl DynamoDb {
         })?;
         let db = Database::new(text).map_err(engine_err)?;
         durability.apply(&db).map_err(engine_err)?;
-        Ok(Self { db, path })
+        let engine_thread =
+            SerialThread::spawn("dynamodb-engine").map_err(|e| StoreError::Engine {
+                path: path.clone(),
+                message: format!("cannot start the engine's thread: {e}"),
+            })?;
+        Ok(Self {
+            db,
+            path,
+            engine_thread,
+        })
     }
 
     /// The engine handle, for the local provider (table lifecycle, item counts).
@@ -76,7 +89,7 @@ impl DynamoDb {
     }
 
     /// Run one operation as `principal`, checked as the endpoint checks it,
-    /// on the blocking pool: how in-process callers (the table stream
+    /// on the engine's thread: how in-process callers (the table stream
     /// trigger) reach the engine with a function's rights. A refusal is the
     /// engine error class AWS answers with, `AccessDeniedException`.
     pub async fn call_json(
@@ -106,11 +119,13 @@ impl DynamoDb {
         let db = self.db.clone();
         let text = body.to_string();
         let (run, name) = (op.run, op.name);
-        let answer = tokio::task::spawn_blocking(move || {
-            run(&db, &text).map_err(|e| wire::for_operation(name, e))
-        })
-        .await
-        .map_err(|_| DynoxideError::InternalServerError("the engine call panicked".to_owned()))??;
+        let answer = self
+            .engine_thread
+            .run(move || run(&db, &text).map_err(|e| wire::for_operation(name, e)))
+            .await
+            .map_err(|_| {
+                DynoxideError::InternalServerError("the engine call panicked".to_owned())
+            })??;
         serde_json::from_str(&answer)
             .map_err(|e| DynoxideError::InternalServerError(format!("engine answer: {e}")))
     }
@@ -137,8 +152,8 @@ impl AwsService for DynamoDb {
     }
 
     fn call(&self, request: ServiceRequest) -> ServiceFuture {
-        let db = self.db.clone();
-        Box::pin(async move { answer(db, request).await })
+        let (db, engine_thread) = (self.db.clone(), self.engine_thread.clone());
+        Box::pin(async move { answer(db, &engine_thread, request).await })
     }
 
     fn reject(&self, rejection: Rejection) -> Response {
@@ -161,7 +176,7 @@ impl AwsService for DynamoDb {
     }
 }
 
-async fn answer(db: Database, request: ServiceRequest) -> Response {
+async fn answer(db: Database, engine_thread: &SerialThread, request: ServiceRequest) -> Response {
     let ct = wire::content_type(&request.headers);
     let unknown = || wire::bare_error(ct, "com.amazon.coral.service#UnknownOperationException");
     let Some(op) = request.operation.as_deref().and_then(operations::find) else {
@@ -197,10 +212,9 @@ async fn answer(db: Database, request: ServiceRequest) -> Response {
     let name = op.name;
     // The engine blocks on SQLite (and on its own mutex): keep it off the
     // async workers.
-    let result = tokio::task::spawn_blocking(move || {
-        run(&db, &body).map_err(|e| wire::for_operation(name, e))
-    })
-    .await;
+    let result = engine_thread
+        .run(move || run(&db, &body).map_err(|e| wire::for_operation(name, e)))
+        .await;
     match result {
         Ok(Ok(json)) => wire::ok(ct, json),
         Ok(Err(error)) => wire::error(ct, &error),
