@@ -50,15 +50,21 @@ impl SerialThread {
     }
 
     /// Run `work` on the thread after the jobs queued before it, and wait
-    /// for its result.
+    /// for its result. Dropping the returned future before the job starts
+    /// cancels it.
     pub async fn run<T: Send + 'static>(
         &self,
         work: impl FnOnce() -> T + Send + 'static,
     ) -> Result<T, JobLost> {
         let (answer, answered) = oneshot::channel();
         let job: Job = Box::new(move || {
-            // The caller may have gone (its client hung up); the work is
-            // done either way, as a write must be once it started.
+            // A caller that stopped waiting before its job started (its
+            // client hung up) gets no work done: nobody would see the result,
+            // and the jobs behind it should not wait for it. Once started, a
+            // job runs to its end whoever waits.
+            if answer.is_closed() {
+                return;
+            }
             let _ = answer.send(work());
         });
         self.jobs.send(job).await.map_err(|_| JobLost)?;
@@ -68,6 +74,10 @@ impl SerialThread {
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
+
     use super::*;
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,5 +98,40 @@ mod tests {
             .await;
         assert!(matches!(lost, Err(JobLost)));
         assert_eq!(thread.run(|| 7).await.expect("the thread survives"), 7);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_job_whose_caller_gave_up_before_it_started_does_not_run() {
+        let thread = SerialThread::spawn("serial-test").expect("spawn");
+        let (release, blocked) = std::sync::mpsc::channel::<()>();
+        let (started, running) = oneshot::channel::<()>();
+        let busy = tokio::spawn({
+            let thread = thread.clone();
+            async move {
+                thread
+                    .run(move || {
+                        let _ = started.send(());
+                        blocked.recv().is_ok()
+                    })
+                    .await
+            }
+        });
+        running.await.expect("the busy job starts");
+        let ran = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&ran);
+        // Queued behind the busy job, then abandoned.
+        let gave_up = tokio::time::timeout(
+            Duration::from_millis(100),
+            thread.run(move || flag.store(true, Ordering::SeqCst)),
+        )
+        .await;
+        assert!(
+            gave_up.is_err(),
+            "the busy job should still hold the thread"
+        );
+        release.send(()).expect("release");
+        assert!(busy.await.expect("task").expect("answer"));
+        thread.run(|| ()).await.expect("a later job runs");
+        assert!(!ran.load(Ordering::SeqCst), "the abandoned job ran");
     }
 }

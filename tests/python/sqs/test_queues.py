@@ -354,3 +354,90 @@ def test_binary_attribute_round_trips_base64(sqs, queue_name):
     )
     [msg] = receive_until(sqs, url, MessageAttributeNames=["All"])
     assert msg["MessageAttributes"]["bin"] == {"DataType": "Binary.gz", "BinaryValue": raw}
+
+
+def _raw_receive(server, url, wait_seconds):
+    """A ReceiveMessage long poll sent on a raw socket, left waiting."""
+    import json
+    import socket
+    from urllib.parse import urlparse
+
+    endpoint = urlparse(server.url)
+    body = json.dumps({"QueueUrl": url, "WaitTimeSeconds": wait_seconds}).encode()
+    sock = socket.create_connection((endpoint.hostname, endpoint.port))
+    sock.sendall(
+        b"POST / HTTP/1.1\r\nHost: " + endpoint.netloc.encode() + b"\r\n"
+        b"X-Amz-Target: AmazonSQS.ReceiveMessage\r\n"
+        b"Content-Type: application/x-amz-json-1.0\r\n"
+        b"Authorization: AWS4-HMAC-SHA256 Credential=AKIDDEVELOPER/20260101/us-east-1/sqs/aws4_request, "
+        b"SignedHeaders=host, Signature=0\r\n"
+        b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    return sock
+
+
+def test_a_long_poll_whose_client_hung_up_takes_no_message(sqs, queue_name, server):
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    sock = _raw_receive(server, url, 20)
+    time.sleep(0.5)
+    sock.close()
+    time.sleep(0.5)
+    sqs.send_message(QueueUrl=url, MessageBody="for a live client")
+    got = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=2).get("Messages", [])
+    assert [m["Body"] for m in got] == ["for a live client"]
+
+
+def test_a_stop_answers_long_polls_and_does_not_wait_for_a_client_that_never_finishes(start_server):
+    import socket
+    from urllib.parse import urlparse
+
+    from strata_server import client_for
+
+    server = start_server()
+    sqs = client_for(server, "sqs")
+    url = sqs.create_queue(QueueName="stopping")["QueueUrl"]
+    poll = _raw_receive(server, url, 20)
+    endpoint = urlparse(server.url)
+    # Promises ten bytes of body and sends one.
+    stuck = socket.create_connection((endpoint.hostname, endpoint.port))
+    stuck.sendall(
+        b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: DynamoDB_20120810.ListTables\r\n"
+        b"Content-Length: 10\r\n\r\n{"
+    )
+    time.sleep(0.5)
+    try:
+        # Without a limit on the drain, the stuck client would hold the
+        # server until `stop` gives up and kills it (exit code -9).
+        assert server.stop() == 0
+        # The poll was answered before the process exited, long before its
+        # own 20 s wait would have ended.
+        poll.settimeout(5)
+        assert poll.recv(65536).startswith(b"HTTP/1.1 200 OK")
+    finally:
+        poll.close()
+        stuck.close()
+
+
+def test_a_batch_send_wakes_one_waiting_poll_per_message(sqs, queue_name, server):
+    import threading
+
+    from strata_server import client_for
+
+    url = sqs.create_queue(QueueName=queue_name)["QueueUrl"]
+    bodies = []
+
+    def poll():
+        got = client_for(server, "sqs").receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        bodies.extend(m["Body"] for m in got.get("Messages", []))
+
+    polls = [threading.Thread(target=poll) for _ in range(5)]
+    for t in polls:
+        t.start()
+    time.sleep(0.5)
+    sqs.send_message_batch(QueueUrl=url, Entries=[{"Id": str(i), "MessageBody": f"m{i}"} for i in range(5)])
+    for t in polls:
+        # Liveness, not speed: a poll that was not woken would sit out its
+        # whole 20 s wait.
+        t.join(15)
+    assert not any(t.is_alive() for t in polls)
+    assert sorted(bodies) == [f"m{i}" for i in range(5)]

@@ -212,9 +212,17 @@ async fn answer(db: Database, engine_thread: &SerialThread, request: ServiceRequ
     let name = op.name;
     // The engine blocks on SQLite (and on its own mutex): keep it off the
     // async workers.
-    let result = engine_thread
-        .run(move || run(&db, &body).map_err(|e| wire::for_operation(name, e)))
-        .await;
+    let hung_up = request.hung_up.clone();
+    let result = tokio::select! {
+        result = engine_thread
+            .run(move || run(&db, &body).map_err(|e| wire::for_operation(name, e))) => result,
+        // Nobody waits for this answer any more: dropping the call takes the
+        // job off the engine's queue if it has not started (a client that
+        // gave up on a slow scan must not hold up the requests behind it).
+        () = hung_up.cancelled() => {
+            return wire::error(ct, &DynoxideError::InternalServerError("the client hung up".to_owned()));
+        }
+    };
     match result {
         Ok(Ok(json)) => wire::ok(ct, json),
         Ok(Err(error)) => wire::error(ct, &error),

@@ -12,9 +12,10 @@
 mod service;
 mod sigv4;
 
-use std::future::Future;
+use std::future::{Future, IntoFuture as _};
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::Router;
 use axum::body::Body;
@@ -25,6 +26,7 @@ use axum::serve::ListenerExt as _;
 use bytes::{Bytes, BytesMut};
 use http_body_util::BodyExt;
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 pub use self::service::{
     AwsService, DuplicateRoute, Rejection, Route, ServiceFuture, ServiceRequest, ServiceTable,
@@ -87,7 +89,15 @@ struct Shared {
     services: ServiceTable,
     access: Arc<AccessRegistry>,
     body_limit: usize,
+    /// Cancelled once the shutdown future resolves.
+    stopping: CancellationToken,
 }
+
+/// How long a stopping endpoint waits for the requests in flight. Long polls
+/// end at once when it stops, so only a stuck client (one that never
+/// finishes sending its request) can hold it that long; a write that began is
+/// committed or not at all either way, as after `kill -9`.
+const DRAIN_LIMIT: Duration = Duration::from_secs(5);
 
 impl Endpoint {
     /// Bind the socket now, so the caller can report the real address (port
@@ -110,6 +120,7 @@ impl Endpoint {
                 services,
                 access,
                 body_limit: config.body_limit,
+                stopping: CancellationToken::new(),
             }),
         })
     }
@@ -118,13 +129,14 @@ impl Endpoint {
         self.local_addr
     }
 
-    /// Serve until `shutdown` resolves, then stop accepting, let requests in
-    /// flight finish, and return. The services (and their databases) are
-    /// dropped, so closed, when this returns.
+    /// Serve until `shutdown` resolves, then stop accepting, end long polls,
+    /// let the requests in flight finish for up to [`DRAIN_LIMIT`], and
+    /// return.
     pub async fn serve(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> Result<(), EndpointError> {
+        let stopping = self.shared.stopping.clone();
         let router = Router::new().fallback(handle).with_state(self.shared);
         // Without TCP_NODELAY, a streamed answer (an S3 GET: the head, then
         // the body from its file) waits in Nagle's algorithm for the client's
@@ -133,10 +145,20 @@ impl Endpoint {
         let listener = self.listener.tap_io(|tcp| {
             let _ = tcp.set_nodelay(true);
         });
-        axum::serve(listener, router)
-            .with_graceful_shutdown(shutdown)
-            .await
-            .map_err(EndpointError::Serve)
+        let stop = stopping.clone();
+        let served = axum::serve(listener, router)
+            .with_graceful_shutdown(async move {
+                shutdown.await;
+                stop.cancel();
+            })
+            .into_future();
+        tokio::select! {
+            result = served => result.map_err(EndpointError::Serve),
+            () = async {
+                stopping.cancelled().await;
+                tokio::time::sleep(DRAIN_LIMIT).await;
+            } => Ok(()),
+        }
     }
 }
 
@@ -199,13 +221,21 @@ async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response
         headers: parts.headers,
         body,
         stream,
+        hung_up: CancellationToken::new(),
+        stopping: shared.stopping.clone(),
     };
+    // hyper drops this handler when the client hangs up before the answer;
+    // the guard then tells the service, whose task goes on (a write that
+    // spans several steps still finishes them).
+    let hung_up = request.hung_up.clone().drop_guard();
     // Its own task, so that a panic in a service answers 500 in the service's
     // shape instead of tearing down the connection.
-    match tokio::spawn(service.call(request)).await {
+    let response = match tokio::spawn(service.call(request)).await {
         Ok(response) => response,
         Err(_) => service.reject(Rejection::Internal),
-    }
+    };
+    hung_up.disarm();
+    response
 }
 
 /// Read the whole body, refusing more than `limit` bytes. An oversized body is

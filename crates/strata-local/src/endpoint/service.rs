@@ -27,6 +27,7 @@ use axum::body::Body;
 use axum::http::{HeaderMap, Method, Uri};
 use axum::response::Response;
 use bytes::Bytes;
+use tokio_util::sync::CancellationToken;
 
 use super::sigv4::CredentialScope;
 use crate::access::Principal;
@@ -49,6 +50,12 @@ pub struct ServiceRequest {
     /// [`AwsService::streams_body`] is true. The service then enforces its
     /// own limits (S3 objects may be gigabytes: they never sit in memory).
     pub stream: Option<Body>,
+    /// Cancelled when the client hangs up before its answer: work not yet
+    /// started for it may be dropped (nobody would see the result).
+    pub hung_up: CancellationToken,
+    /// Cancelled when the endpoint begins to stop: a wait that could last
+    /// (an SQS long poll) ends now, with what it has.
+    pub stopping: CancellationToken,
 }
 
 /// A failure the endpoint detects before the service runs; each service

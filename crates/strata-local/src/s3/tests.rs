@@ -44,6 +44,8 @@ async fn send(
         headers,
         body: Bytes::new(),
         stream: Some(Body::from(body)),
+        hung_up: tokio_util::sync::CancellationToken::new(),
+        stopping: tokio_util::sync::CancellationToken::new(),
     };
     let response = s3.call(request).await;
     let status = response.status();

@@ -2,8 +2,8 @@
 //! SQLite file, `<data>/sqs.sqlite`.
 //!
 //! This file is the operation table: it decodes each request, checks the
-//! caller's access, runs the queue logic of [`store`] on the blocking pool,
-//! and shapes the answer. Long polls (`WaitTimeSeconds`) wait on a per-queue
+//! caller's access, runs the queue logic of [`store`] on the database's own
+//! thread, and shapes the answer. Long polls (`WaitTimeSeconds`) wait on a per-queue
 //! [`Notify`] that sends and visibility changes ring, with a timer set to the
 //! next moment a message becomes visible, so a waiting receive costs nothing
 //! until something can be delivered.
@@ -27,6 +27,7 @@ use serde_json::{Map, Value, json};
 use sha2::{Digest as _, Sha256};
 use strata_model::{Access, Address, ResourceKind};
 use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
 
 use self::attributes::Attributes;
 pub use self::queues::{QueueInfo, QueueSettings};
@@ -78,7 +79,22 @@ impl Sqs {
         Arc::clone(map.entry(queue.to_owned()).or_default())
     }
 
-    fn wake(&self, queue: &str) {
+    /// Wake up to `messages` long polls on `queue`: one per message that may
+    /// have become receivable (or that a poll must set its timer for, when
+    /// delayed). Waking every poll on every send made each send re-run the
+    /// receive of every waiting poll: 2,000 sends behind 2,000 waiting polls
+    /// took 18.5 s instead of 2 s. A woken poll that goes away unreceived
+    /// hands its wake-up to the next one (`Notify::notify_one`).
+    fn wake(&self, queue: &str, messages: usize) {
+        let waker = self.waker(queue);
+        for _ in 0..messages {
+            waker.notify_one();
+        }
+    }
+
+    /// Wake every long poll on `queue`, which is gone: each answers
+    /// QueueDoesNotExist.
+    fn wake_all(&self, queue: &str) {
         self.waker(queue).notify_waiters();
     }
 }
@@ -117,6 +133,11 @@ struct Caller {
     principal: Principal,
     host: String,
     sender: String,
+    /// Ends a long poll early: the client hung up (a receive now would hide
+    /// messages from everyone for their visibility timeout) or the endpoint
+    /// is stopping.
+    hung_up: CancellationToken,
+    stopping: CancellationToken,
 }
 
 /// The resource address a queue answers to in `uses`: its name without the
@@ -329,6 +350,8 @@ impl Sqs {
                 .scope
                 .as_ref()
                 .map_or_else(|| "AIDAEXAMPLE".to_owned(), |s| s.access_key_id.clone()),
+            hung_up: request.hung_up.clone(),
+            stopping: request.stopping.clone(),
         };
         self.dispatch(&caller, operation, body).await
     }
@@ -345,6 +368,8 @@ impl Sqs {
             principal,
             host: "127.0.0.1:4566".to_owned(),
             sender: "AROALOCALLAMBDATRIGGER".to_owned(),
+            hung_up: CancellationToken::new(),
+            stopping: CancellationToken::new(),
         };
         self.dispatch(&caller, operation.to_owned(), body).await
     }
@@ -441,8 +466,7 @@ impl Sqs {
                 store::delete_queue(conn, &deleted)
             })
             .await?;
-        // Long polls on it wake up and answer QueueDoesNotExist.
-        self.wake(&name);
+        self.wake_all(&name);
         Ok(json!({}))
     }
 
@@ -574,7 +598,7 @@ impl Sqs {
                 store::send(conn, &queue, msg, now_ms())
             })
             .await?;
-        self.wake(&queue_for_wake);
+        self.wake(&queue_for_wake, 1);
         Ok(sent_json(&sent, None))
     }
 
@@ -626,7 +650,7 @@ impl Sqs {
                 Ok((ok, failed))
             })
             .await?;
-        self.wake(&queue_for_wake);
+        self.wake(&queue_for_wake, successful.len());
         Ok(json!({ "Successful": successful, "Failed": failed }))
     }
 
@@ -670,8 +694,9 @@ impl Sqs {
                     Ok::<_, SqsError>((outcome, next, now))
                 })
                 .await?;
+            // At most `max` messages moved, to each dead-letter queue named.
             for dlq in &outcome.redriven_to {
-                self.wake(dlq);
+                self.wake(dlq, max);
             }
             if !outcome.messages.is_empty() || tokio::time::Instant::now() >= deadline {
                 return Ok(received_json(
@@ -688,6 +713,9 @@ impl Sqs {
             tokio::select! {
                 () = &mut notified => {}
                 () = tokio::time::sleep_until(wake_at) => {}
+                // An empty receive, as when the wait runs out.
+                () = caller.hung_up.cancelled() => return Ok(json!({})),
+                () = caller.stopping.cancelled() => return Ok(json!({})),
             }
         }
     }
@@ -748,7 +776,7 @@ impl Sqs {
                 store::change_visibility(conn, &queue, &handle, timeout, now_ms())
             })
             .await?;
-        self.wake(&name);
+        self.wake(&name, 1);
         Ok(json!({}))
     }
 
@@ -793,7 +821,7 @@ impl Sqs {
                 Ok((ok, failed))
             })
             .await?;
-        self.wake(&name);
+        self.wake(&name, ok.len());
         Ok(json!({ "Successful": ok, "Failed": failed }))
     }
 

@@ -153,7 +153,7 @@ impl Sqs {
     pub fn remove_queue(&self, name: &str) -> Result<(), SqsError> {
         self.db
             .run_blocking(|conn, _| store::delete_queue(conn, name))?;
-        self.wake(name);
+        self.wake_all(name);
         Ok(())
     }
 }
