@@ -65,8 +65,11 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
         }
         served
     })?;
-    // The endpoint has dropped its services, so the database is closed; only
-    // now let go of the directory lock.
+    // Connections the drain limit cut off still hold services (and their
+    // databases); end them before letting go of the directory lock. A job
+    // already running on a database's thread may finish in the instant
+    // before the process exits, which SQLite's own file locks keep safe.
+    runtime.shutdown_timeout(Duration::from_secs(1));
     drop(data);
     Ok(ExitCode::SUCCESS)
 }
