@@ -76,3 +76,29 @@ def test_in_flight_group_unblocks_after_visibility_timeout(sqs, queue_name):
     while not again and time.monotonic() < end:
         again = sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1, MaxNumberOfMessages=10).get("Messages", [])
     assert [x["Body"] for x in again] == ["1", "2"]
+
+
+def test_a_delete_hands_the_next_message_of_its_group_to_a_waiting_poll(sqs, queue_name, server):
+    import threading
+
+    from strata_server import client_for
+
+    url = fifo(sqs, queue_name, ContentBasedDeduplication="true")
+    for body in ("first", "second"):
+        sqs.send_message(QueueUrl=url, MessageBody=body, MessageGroupId="g")
+    first = sqs.receive_message(QueueUrl=url, VisibilityTimeout=60)["Messages"][0]
+    got = []
+
+    def poll():
+        answer = client_for(server, "sqs").receive_message(QueueUrl=url, WaitTimeSeconds=20)
+        got.extend(m["Body"] for m in answer.get("Messages", []))
+
+    waiting = threading.Thread(target=poll)
+    waiting.start()
+    time.sleep(0.5)
+    sqs.delete_message(QueueUrl=url, ReceiptHandle=first["ReceiptHandle"])
+    # Liveness, not speed: without a wake-up the poll sits out its 20 s wait
+    # (the group stays blocked for it until then).
+    waiting.join(15)
+    assert not waiting.is_alive()
+    assert got == ["second"]

@@ -92,6 +92,15 @@ impl Sqs {
         }
     }
 
+    /// In a FIFO queue a deleted message unblocks the next one of its
+    /// group, which a waiting poll should get now rather than at the end of
+    /// its wait. A standard queue has nothing to wake for.
+    fn wake_after_delete(&self, queue: &str, fifo: bool, deleted: usize) {
+        if fifo {
+            self.wake(queue, deleted);
+        }
+    }
+
     /// Wake every long poll on `queue`, which is gone: each answers
     /// QueueDoesNotExist.
     fn wake_all(&self, queue: &str) {
@@ -724,12 +733,15 @@ impl Sqs {
         let name = queue_name(&body)?;
         authorize(&caller.principal, "DeleteMessage", Some(&name))?;
         let handle = req_str(&body, "ReceiptHandle")?.to_owned();
-        self.db
+        let queue = name.clone();
+        let fifo = self
+            .db
             .run(move |conn, _| {
-                store::require_queue(conn, &name)?;
-                store::delete(conn, &name, &handle)
+                let fifo = store::require_queue(conn, &queue)?.settings().fifo;
+                store::delete(conn, &queue, &handle).map(|()| fifo)
             })
             .await?;
+        self.wake_after_delete(&name, fifo, 1);
         Ok(json!({}))
     }
 
@@ -737,17 +749,18 @@ impl Sqs {
         let name = queue_name(&body)?;
         authorize(&caller.principal, "DeleteMessageBatch", Some(&name))?;
         let entries = batch_entries(&body)?.clone();
-        let (ok, failed) = self
+        let queue = name.clone();
+        let (ok, failed, fifo) = self
             .db
             .run(move |conn, _| {
                 let tx = conn.transaction()?;
-                store::require_queue(&tx, &name)?;
+                let fifo = store::require_queue(&tx, &queue)?.settings().fifo;
                 let mut ok = Vec::new();
                 let mut failed = Vec::new();
                 for entry in &entries {
                     let id = entry.get("Id").and_then(Value::as_str).unwrap_or_default();
                     let result =
-                        req_str(entry, "ReceiptHandle").and_then(|h| store::delete(&tx, &name, h));
+                        req_str(entry, "ReceiptHandle").and_then(|h| store::delete(&tx, &queue, h));
                     match result {
                         Ok(()) => ok.push(json!({ "Id": id })),
                         Err(SqsError::Db(e)) => return Err(SqsError::Db(e)),
@@ -755,9 +768,10 @@ impl Sqs {
                     }
                 }
                 tx.commit()?;
-                Ok((ok, failed))
+                Ok((ok, failed, fifo))
             })
             .await?;
+        self.wake_after_delete(&name, fifo, ok.len());
         Ok(json!({ "Successful": ok, "Failed": failed }))
     }
 
