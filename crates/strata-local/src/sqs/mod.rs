@@ -83,7 +83,7 @@ impl Sqs {
     /// have become receivable (or that a poll must set its timer for, when
     /// delayed). Waking every poll on every send made each send re-run the
     /// receive of every waiting poll: 2,000 sends behind 2,000 waiting polls
-    /// took 18.5 s instead of 2 s. A woken poll that goes away unreceived
+    /// took 15-18 s instead of 2 s. A woken poll that goes away unreceived
     /// hands its wake-up to the next one (`Notify::notify_one`).
     fn wake(&self, queue: &str, messages: usize) {
         let waker = self.waker(queue);
