@@ -89,6 +89,18 @@ def test_sort_key_change_is_refused_naming_sort_key_and_the_items_then_replaced_
         assert item_count(server) == 0
 
 
+def test_an_allow_destroy_address_that_matches_no_destructive_change_is_pointed_out(service):
+    service.manifest(ORDERS.format(sort="sk:S"))
+    service.ok("deploy", "--yes")
+    service.manifest(ORDERS.format(sort="createdAt:N"))
+    typo = service.run("deploy", "--yes", "--allow-destroy", "table/Order")
+    assert typo.returncode == 3, typo.stdout + typo.stderr
+    assert "warning: --allow-destroy table/Order matches no replacement or deletion" in typo.stderr
+    right = service.run("deploy", "--yes", "--allow-destroy", "table/Orders")
+    assert right.returncode == 0, right.stderr
+    assert "warning" not in right.stderr
+
+
 def test_removed_queue_is_retained_with_its_messages_and_adopted_back(service):
     service.manifest(QUEUES)
     service.ok("deploy", "--yes")

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 
 use miette::Result;
 use strata_engine::apply::{self, ApplyError, Outcome};
-use strata_engine::{AllowDestroy, Provider};
+use strata_engine::{Action, AllowDestroy, Provider};
 
 use super::local::{self, Stage};
 use super::plan::{REFUSED, show};
@@ -22,15 +22,17 @@ enum Run {
     Refused(ExitCode),
 }
 
+/// One plan, applied when `execute`. `first` is the run whose plan the user
+/// sees first (the preview, or the only run with `--yes`).
 fn deploy_once(
     g: &Global,
     stage: &Stage,
     provider: &dyn Provider,
     allow: &AllowDestroy,
-    (execute, refresh): (bool, bool),
+    (execute, refresh, first): (bool, bool, bool),
     json: bool,
 ) -> Result<Run> {
-    match apply::stateful(
+    let result = apply::stateful(
         &stage.service,
         &stage.name,
         &stage.store,
@@ -41,13 +43,39 @@ fn deploy_once(
             refresh,
             command: "strata deploy",
         },
-    ) {
+    );
+    if first {
+        match &result {
+            Ok(outcome) => warn_unused_allow(allow, &outcome.plan),
+            Err(ApplyError::Refused { outcome, .. }) => warn_unused_allow(allow, &outcome.plan),
+            Err(_) => {}
+        }
+    }
+    match result {
         Ok(outcome) => Ok(Run::Done(outcome)),
         Err(ApplyError::Refused { refusals, outcome }) => {
             show(g, &outcome, &refusals, json, "deploy");
             Ok(Run::Refused(ExitCode::from(REFUSED)))
         }
         Err(e) => Err(local::engine_error(e)),
+    }
+}
+
+/// An `--allow-destroy` address that no replacement or deletion in the plan
+/// needs is most often a typo, which would otherwise only meet the same
+/// refusal again without a word about the flag.
+fn warn_unused_allow(allow: &AllowDestroy, plan: &strata_engine::Plan) {
+    for address in &allow.addresses {
+        let needed = plan
+            .changes
+            .iter()
+            .any(|c| &c.address == address && matches!(c.action, Action::Replace | Action::Delete));
+        if !needed {
+            errln!(
+                "warning: --allow-destroy {address} matches no replacement or deletion in this \
+                 plan, so it allows nothing"
+            );
+        }
     }
 }
 
@@ -74,7 +102,7 @@ fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
             stage,
             &provider,
             &allow,
-            (false, args.refresh),
+            (false, args.refresh, true),
             args.json,
         )? {
             Run::Done(outcome) => outcome,
@@ -89,7 +117,14 @@ fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
             return Ok(ExitCode::SUCCESS);
         }
     }
-    let outcome = match deploy_once(g, stage, &provider, &allow, (true, args.refresh), args.json)? {
+    let outcome = match deploy_once(
+        g,
+        stage,
+        &provider,
+        &allow,
+        (true, args.refresh, args.yes),
+        args.json,
+    )? {
         Run::Done(outcome) => outcome,
         Run::Refused(code) => return Ok(code),
     };
@@ -101,7 +136,7 @@ fn stateful(g: &Global, args: &DeployArgs, stage: &Stage) -> Result<ExitCode> {
             .plan
             .changes
             .iter()
-            .filter(|c| c.action != strata_engine::Action::NoOp)
+            .filter(|c| c.action != Action::NoOp)
             .count();
         outln!(
             "\nApplied {} to the stateful stack of stage {}.",

@@ -48,7 +48,13 @@ pub fn run(g: &Global, args: &ServeArgs) -> Result<ExitCode> {
     runtime.block_on(async {
         let endpoint = Endpoint::bind(&config, services, Arc::new(AccessRegistry::new()))
             .await
-            .into_diagnostic()?;
+            .map_err(|e| {
+                miette::miette!(
+                    help = "another `strata dev` or `strata serve` may be running; pick another port with --aws-port",
+                    "{}",
+                    super::local::chain(&e)
+                )
+            })?;
         outln!("AWS endpoint listening on http://{}", endpoint.local_addr());
         outln!(
             "data in {} (durability: {})",
