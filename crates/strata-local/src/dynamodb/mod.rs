@@ -22,7 +22,7 @@ use dynoxide::{Database, DynoxideError};
 use crate::access::{AccessDenied, Action, Principal};
 use crate::durability::Durability;
 use crate::endpoint::{AwsService, Rejection, ServiceFuture, ServiceRequest};
-use crate::serial::SerialThread;
+use crate::serial::{JobLost, SerialThread};
 use crate::store::{DataDir, StoreError};
 
 /// The `X-Amz-Target` prefix of DynamoDB's API version 2012-08-10.
@@ -116,18 +116,28 @@ impl DynamoDb {
                     .map_err(|denied| DynoxideError::AccessDeniedException(denied.to_string()))?;
             }
         }
-        let db = self.db.clone();
-        let text = body.to_string();
-        let (run, name) = (op.run, op.name);
         let answer = self
-            .engine_thread
-            .run(move || run(&db, &text).map_err(|e| wire::for_operation(name, e)))
+            .on_engine_thread(op, body.to_string())
             .await
             .map_err(|_| {
                 DynoxideError::InternalServerError("the engine call panicked".to_owned())
             })??;
         serde_json::from_str(&answer)
             .map_err(|e| DynoxideError::InternalServerError(format!("engine answer: {e}")))
+    }
+
+    /// Run `op` with its JSON body on the engine's thread, after the calls
+    /// queued before it; its errors in DynamoDB's classes.
+    async fn on_engine_thread(
+        &self,
+        op: &operations::Operation,
+        body: String,
+    ) -> Result<Result<String, DynoxideError>, JobLost> {
+        let db = self.db.clone();
+        let (run, name) = (op.run, op.name);
+        self.engine_thread
+            .run(move || run(&db, &body).map_err(|e| wire::for_operation(name, e)))
+            .await
     }
 
     /// Run one operation with its JSON body, as the endpoint would, but
@@ -152,8 +162,8 @@ impl AwsService for DynamoDb {
     }
 
     fn call(&self, request: ServiceRequest) -> ServiceFuture {
-        let (db, engine_thread) = (self.db.clone(), self.engine_thread.clone());
-        Box::pin(async move { answer(db, &engine_thread, request).await })
+        let dynamodb = self.clone();
+        Box::pin(async move { answer(&dynamodb, request).await })
     }
 
     fn reject(&self, rejection: Rejection) -> Response {
@@ -176,7 +186,7 @@ impl AwsService for DynamoDb {
     }
 }
 
-async fn answer(db: Database, engine_thread: &SerialThread, request: ServiceRequest) -> Response {
+async fn answer(dynamodb: &DynamoDb, request: ServiceRequest) -> Response {
     let ct = wire::content_type(&request.headers);
     let unknown = || wire::bare_error(ct, "com.amazon.coral.service#UnknownOperationException");
     let Some(op) = request.operation.as_deref().and_then(operations::find) else {
@@ -207,19 +217,14 @@ async fn answer(db: Database, engine_thread: &SerialThread, request: ServiceRequ
         return access_denied(ct, &request, &denied);
     }
     drop(parsed);
-    let body = body.to_owned();
-    let run = op.run;
-    let name = op.name;
     // The engine blocks on SQLite (and on its own mutex): keep it off the
     // async workers.
-    let hung_up = request.hung_up.clone();
     let result = tokio::select! {
-        result = engine_thread
-            .run(move || run(&db, &body).map_err(|e| wire::for_operation(name, e))) => result,
+        result = dynamodb.on_engine_thread(op, body.to_owned()) => result,
         // Nobody waits for this answer any more: dropping the call takes the
         // job off the engine's queue if it has not started (a client that
         // gave up on a slow scan must not hold up the requests behind it).
-        () = hung_up.cancelled() => {
+        () = request.hung_up.cancelled() => {
             return wire::error(ct, &DynoxideError::InternalServerError("the client hung up".to_owned()));
         }
     };
