@@ -126,6 +126,10 @@ impl DynamoDb {
             });
         }
         indexes.sort_by(|a, b| a.name.cmp(&b.name));
+        if self.half_created(name, &indexes) {
+            self.delete_table(name)?;
+            return Ok(None);
+        }
         let stream_spec = &table["StreamSpecification"];
         let stream = match stream_spec["StreamEnabled"].as_bool() {
             Some(true) => Some(
@@ -238,6 +242,25 @@ impl DynamoDb {
             .ok_or_else(|| TableError::NotFound {
                 name: name.to_owned(),
             })
+    }
+
+    /// dynoxide's CreateTable is not one transaction: it records the table,
+    /// then creates its data and index tables, each committed on its own. A
+    /// process killed in between (a deploy killed mid-create) leaves a table
+    /// that DescribeTable shows but every read of which fails with "no such
+    /// table", and which breaks the item counts of every table. Such a table
+    /// holds nothing, so [`Self::describe_table`] deletes what there is of it
+    /// and reports it absent: the next deploy creates it whole.
+    fn half_created(&self, name: &str, indexes: &[Index]) -> bool {
+        let mut probes = std::iter::once(None).chain(indexes.iter().map(|i| Some(&i.name)));
+        probes.any(|index| {
+            let mut body = json!({"TableName": name, "Limit": 1, "Select": "COUNT"});
+            if let Some(index) = index {
+                body["IndexName"] = json!(index);
+            }
+            matches!(self.execute("Scan", &body.to_string()),
+                Err(e) if e.to_string().contains("no such table"))
+        })
     }
 
     fn require(&self, name: &str) -> Result<TableState, TableError> {

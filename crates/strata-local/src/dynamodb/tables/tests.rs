@@ -211,3 +211,28 @@ fn delete_removes_the_table_and_a_second_delete_is_not_found() {
         Err(TableError::NotFound { .. })
     ));
 }
+
+#[test]
+fn a_table_whose_create_was_cut_off_reads_as_absent_and_can_be_created_again() {
+    let f = fixture();
+    f.db.create_table("Orders", &orders()).expect("create");
+    f.db.create_table("Other", &orders()).expect("create");
+    // What a process killed inside CreateTable leaves: the table recorded,
+    // its data table never made.
+    let file = f._data.path().join(crate::dynamodb::DATABASE_FILE);
+    rusqlite::Connection::open(file)
+        .expect("open")
+        .execute_batch(r#"DROP TABLE "Orders""#)
+        .expect("drop the data table");
+    assert!(
+        f.db.table_size("Other").is_err(),
+        "the half table breaks counts"
+    );
+
+    assert_eq!(f.db.describe_table("Orders").expect("describe"), None);
+    assert_eq!(f.db.table_size("Other").expect("size").items, 0);
+    f.db.create_table("Orders", &orders())
+        .expect("created again");
+    put(&f.db, "Orders", "a", 1, None);
+    assert_eq!(f.db.table_size("Orders").expect("size").items, 1);
+}
